@@ -1,0 +1,31 @@
+"""The one vocabulary of metric names, imported by trainers and dashboard alike."""
+
+TRAIN_LOSS = "train/loss"
+VAL_LOSS = "val/loss"
+VAL_ACC = "val/acc"
+VAL_PRECISION = "val/precision"
+VAL_RECALL = "val/recall"
+VAL_F1 = "val/f1"
+VAL_MSE = "val/mse"
+VAL_MAE = "val/mae"
+VAL_R2 = "val/r2"
+VAL_RECON = "val/recon_loss"
+VAL_KL = "val/kl"
+TRAIN_RECON = "train/recon_loss"
+TRAIN_KL = "train/kl"
+EPOCH = "epoch"  # logged by Lightning beside every step metric; maps steps to epochs
+
+CLASSIFICATION = (VAL_LOSS, VAL_ACC, VAL_PRECISION, VAL_RECALL, VAL_F1)
+REGRESSION = (VAL_LOSS, VAL_MSE, VAL_MAE, VAL_R2)
+AUTOENCODER = (VAL_LOSS, VAL_RECON, VAL_KL)
+
+# Direction of "better", for best-run marks and sweeps. Unknown names: guessed by `higher_is_better`.
+_HIGHER = {VAL_ACC, VAL_PRECISION, VAL_RECALL, VAL_F1, VAL_R2}
+
+
+def higher_is_better(name: str) -> bool:
+    """True for accuracy-like metrics; loss/error-like and unknown names default to lower."""
+    if name in _HIGHER:
+        return True
+    leaf = name.rsplit("/", 1)[-1].lower()
+    return leaf in {"acc", "accuracy", "precision", "recall", "f1", "auc", "auroc", "r2", "iou", "map"}

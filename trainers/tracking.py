@@ -1,0 +1,129 @@
+"""The one module that knows where the store is.
+
+Everything else asks here for the tracking URI, the artifact root, a ready client or an
+experiment id; nothing else reads ``MLFLOW_TRACKING_URI`` or builds a path into ``mlruns/``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlparse
+
+REPO = Path(__file__).resolve().parent.parent
+EMBEDDED_DIR = REPO / "mlruns"
+DEFAULT_EXPERIMENT = "runboard"
+
+
+def tracking_uri() -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else the embedded SQLite store under ``mlruns/``."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{EMBEDDED_DIR / 'mlflow.db'}"
+
+
+def default_experiment() -> str:
+    return os.environ.get("RUNBOARD_EXPERIMENT") or DEFAULT_EXPERIMENT
+
+
+def is_http(uri: str) -> bool:
+    return urlparse(uri).scheme in ("http", "https")
+
+
+def is_database(uri: str) -> bool:
+    scheme = urlparse(uri).scheme.split("+")[0]
+    return scheme in ("sqlite", "postgresql", "mysql", "mssql")
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI, else None."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(uri[len("sqlite:///") :])
+
+
+def artifact_root(uri: str | None = None) -> str | None:
+    """Where new experiments keep artifacts; None lets an ``mlflow server`` decide."""
+    if root := os.environ.get("RUNBOARD_ARTIFACT_ROOT"):
+        return root
+    uri = uri or tracking_uri()
+    if is_http(uri):
+        return None
+    db = sqlite_path(uri)
+    base = db.parent if db is not None else EMBEDDED_DIR
+    return (base / "artifacts").as_uri()
+
+
+@contextmanager
+def _file_lock(path: Path):
+    """Serialises store creation across processes (MLflow's first-use migration races)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@lru_cache(maxsize=None)
+def prepare_store(uri: str | None = None) -> str:
+    """Create/migrate a database store once, switch SQLite to WAL and refresh its statistics.
+
+    Safe to call from many processes at once. Returns the URI it prepared.
+    """
+    uri = uri or tracking_uri()
+    if not is_database(uri):
+        return uri
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    db = sqlite_path(uri)
+    if db is None:
+        SqlAlchemyStore(uri, artifact_root(uri))
+        return uri
+    with _file_lock(db.with_name(db.name + ".lock")):
+        SqlAlchemyStore(uri, artifact_root(uri))
+        with sqlite3.connect(db, timeout=30) as con:
+            # WAL: readers never block writers (a held read otherwise fails writers after 20 s).
+            con.execute("PRAGMA journal_mode=WAL")
+            # MLflow never runs ANALYZE; without statistics SQLite picks a scan-by-key plan.
+            con.execute("PRAGMA optimize=0x10002")
+    return uri
+
+
+def client(uri: str | None = None):
+    """An ``MlflowClient`` on a prepared store."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=prepare_store(uri or tracking_uri()))
+
+
+def experiment_id(name: str | None = None, uri: str | None = None) -> str:
+    """Get or create an experiment by name, race-free across processes."""
+    from mlflow.exceptions import MlflowException
+
+    name = name or default_experiment()
+    c = client(uri)
+    found = c.get_experiment_by_name(name)
+    if found is not None:
+        if found.lifecycle_stage == "deleted":
+            c.restore_experiment(found.experiment_id)
+        return found.experiment_id
+    try:
+        return c.create_experiment(name, artifact_location=_experiment_artifacts(name, uri))
+    except MlflowException:
+        # Another process created it between our read and our insert.
+        found = c.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return found.experiment_id
+
+
+def _experiment_artifacts(name: str, uri: str | None) -> str | None:
+    root = artifact_root(uri)
+    if root is None:
+        return None
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+    return f"{root.rstrip('/')}/{safe}"
