@@ -1,0 +1,79 @@
+"""Callbacks that bridge a training loop and the store: progress, confusion matrices, stop."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+
+from trainers.logger import RunboardLogger
+
+PROGRESS = "runboard.progress."
+HEARTBEAT = "runboard.heartbeat"
+
+
+class Progress(pl.Callback):
+    """Epoch / step / total steps as run tags, written with the next metric batch."""
+
+    def __init__(self, logger: RunboardLogger):
+        self.logger = logger
+
+    def on_train_start(self, trainer, pl_module):
+        self.logger.set_tags({
+            PROGRESS + "total_steps": int(trainer.estimated_stepping_batches),
+            PROGRESS + "max_epochs": trainer.max_epochs,
+            PROGRESS + "epoch": 0, PROGRESS + "step": 0, HEARTBEAT: f"{time.time():.0f}",
+        })
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.logger.set_tags({
+            PROGRESS + "epoch": trainer.current_epoch, PROGRESS + "step": trainer.global_step,
+            HEARTBEAT: f"{time.time():.0f}",
+        })
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.logger.set_tags({PROGRESS + "epoch": trainer.current_epoch + 1})
+        self.logger.flush()
+
+
+class ConfusionArtifacts(pl.Callback):
+    """Writes ``pl_module.confusion`` (set by classifiers each validation epoch) as JSON."""
+
+    def __init__(self, logger: RunboardLogger, workdir: Path):
+        self.logger, self.workdir = logger, workdir
+
+    def on_validation_end(self, trainer, pl_module):
+        conf = getattr(pl_module, "confusion", None)
+        if not conf or trainer.sanity_checking:
+            return
+        path = self.workdir / f"epoch_{conf['epoch']:03d}.json"
+        path.write_text(json.dumps(conf))
+        self.logger.log_artifact(path, "confusion")
+
+
+class StopRequest(pl.Callback):
+    """SIGTERM / SIGINT ask for a graceful stop: the loop ends at the next step boundary and
+    the run is marked KILLED with every logged point kept. A second signal is not special:
+    Lightning raises at the next batch anyway."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = {}
+
+    def install(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def uninstall(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum, frame):
+        self.requested = True
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if self.requested:
+            trainer.should_stop = True

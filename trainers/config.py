@@ -1,0 +1,72 @@
+"""Typed configs, validated once where they enter (CLI, YAML, web form).
+
+Every family's config is a flat pydantic model that extends ``TrainConfig``: one namespace of
+fields, so ``--set lr=0.01`` and a form field mean the same thing. Unknown keys and wrong types
+are rejected with ``ConfigError``, whose message is one line naming the field and the rule.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ConfigError(ValueError):
+    """A config that cannot be trained. ``str(err)`` is one line naming the field and the rule."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class TrainConfig(BaseModel):
+    """Settings every family shares: seed, optimisation and the Lightning ``Trainer``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Random seed for the split, init and shuffling.")
+    max_epochs: int = Field(5, ge=1, le=10_000, description="Epochs to train.")
+    max_steps: int = Field(-1, ge=-1, le=10_000_000, description="Stop after this many steps (-1: no limit).")
+    batch_size: int = Field(64, ge=1, le=65_536, description="Examples per training step.")
+    lr: float = Field(1e-3, gt=0, le=10, description="Learning rate.")
+    optimizer: Literal["adam", "adamw", "sgd"] = Field("adam", description="Optimizer.")
+    weight_decay: float = Field(0.0, ge=0, le=1, description="L2 weight decay.")
+    val_fraction: float = Field(0.2, gt=0, lt=1, description="Share of the data held out for validation.")
+    log_every_n_steps: int = Field(1, ge=1, le=10_000, description="Log train/loss every N steps.")
+
+
+def field_rule(err: dict[str, Any]) -> str:
+    """pydantic's message for one error, without its documentation URL."""
+    return err["msg"].split("\n")[0]
+
+
+def format_errors(exc: ValidationError, family: str) -> ConfigError:
+    parts, first = [], None
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err["loc"]) or "config"
+        first = first or name
+        if err["type"] == "extra_forbidden":
+            parts.append(f"{name}: unknown field for family '{family}'")
+        else:
+            parts.append(f"{name}: {field_rule(err)} (got {err.get('input')!r})")
+    return ConfigError("; ".join(parts), field=first)
+
+
+def validate(config_cls: type[TrainConfig], values: dict[str, Any], family: str) -> TrainConfig:
+    """Build a family config from raw values (strings from the CLI or typed values from YAML)."""
+    try:
+        return config_cls.model_validate(values)
+    except ValidationError as exc:
+        raise format_errors(exc, family) from None
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, str]:
+    """``["lr=0.1", "hidden=64"]`` -> ``{"lr": "0.1", "hidden": "64"}``; pydantic converts types."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {pair!r}: expected key=value", field=key or None)
+        out[key.strip()] = value.strip()
+    return out

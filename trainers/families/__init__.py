@@ -1,0 +1,1 @@
+"""Built-in model families: one file each (config + LightningModule + build), listed in the registry."""

@@ -1,0 +1,159 @@
+"""The one logging path: buffer in the training thread, write batches off it.
+
+``log_metrics`` only appends a tuple to a list (microseconds). A writer thread turns the buffer
+into ``MlflowClient.log_batch`` calls of up to 1,000 points when the buffer reaches
+``flush_points`` or every ``flush_seconds``, at each epoch end (``request_flush``) and at
+``finalize`` (blocking), so a finished or failed run has every point and a killed process loses
+at most one flush interval. Progress tags and artifacts travel on the same thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from mlflow.entities import Metric, RunTag
+from pytorch_lightning.loggers.logger import Logger
+from pytorch_lightning.utilities.rank_zero import rank_zero_only
+
+log = logging.getLogger(__name__)
+MAX_BATCH = 1000  # MLflow's limit on entities per log_batch call
+
+
+class BatchWriter(threading.Thread):
+    def __init__(self, client, run_id: str, flush_points: int = 1000, flush_seconds: float = 2.0):
+        super().__init__(name=f"runboard-writer-{run_id[:8]}", daemon=True)
+        self.client, self.run_id = client, run_id
+        self.flush_points, self.flush_seconds = flush_points, flush_seconds
+        self._points: list[tuple[str, float, int, int]] = []  # (key, value, ms, step)
+        self._tags: dict[str, str] = {}
+        self._artifacts: list[tuple[str, str | None]] = []  # (local path, artifact dir)
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closing = False
+        self.errors = 0
+
+    # --- training thread side -------------------------------------------------------------
+    def add_points(self, points: list[tuple[str, float, int, int]]) -> None:
+        with self._lock:
+            self._points.extend(points)
+            full = len(self._points) >= self.flush_points
+        if full:
+            self._wake.set()
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        with self._lock:
+            self._tags.update(tags)
+
+    def add_artifact(self, local_path: str, artifact_dir: str | None) -> None:
+        with self._lock:
+            self._artifacts.append((local_path, artifact_dir))
+        self._wake.set()
+
+    def request_flush(self) -> None:
+        self._wake.set()
+
+    def close(self, timeout: float = 120.0) -> None:
+        """Write everything still buffered, then stop the thread."""
+        self._closing = True
+        self._wake.set()
+        self.join(timeout)
+        if self.is_alive():
+            log.error("runboard writer did not drain within %.0f s", timeout)
+
+    # --- writer thread ----------------------------------------------------------------------
+    def run(self) -> None:
+        while True:
+            self._wake.wait(self.flush_seconds)
+            self._wake.clear()
+            closing = self._closing
+            self._drain()
+            if closing and not self._has_work():
+                return
+
+    def _has_work(self) -> bool:
+        with self._lock:
+            return bool(self._points or self._tags or self._artifacts)
+
+    def _take(self):
+        with self._lock:
+            points, self._points = self._points, []
+            tags, self._tags = self._tags, {}
+            artifacts, self._artifacts = self._artifacts, []
+        return points, tags, artifacts
+
+    def _drain(self) -> None:
+        points, tags, artifacts = self._take()
+        metrics = [Metric(k, v, ts, step) for k, v, ts, step in points]
+        tag_list = [RunTag(k, v) for k, v in tags.items()]
+        for i in range(0, max(len(metrics), 1), MAX_BATCH):
+            chunk = metrics[i : i + MAX_BATCH]
+            extra = tag_list if i == 0 else []
+            if chunk or extra:
+                self._retry(lambda: self.client.log_batch(self.run_id, metrics=chunk, tags=extra))
+        for local, artifact_dir in artifacts:
+            self._retry(lambda: self.client.log_artifact(self.run_id, local, artifact_dir))
+
+    def _retry(self, call, attempts: int = 5) -> None:
+        """A busy store (SQLite lock, network blip) must not lose points: back off and retry."""
+        for attempt in range(attempts):
+            try:
+                call()
+                return
+            except Exception:  # noqa: BLE001 - any store error is retried, then reported
+                self.errors += 1
+                if attempt == attempts - 1:
+                    log.exception("runboard writer gave up after %d attempts", attempts)
+                    raise
+                time.sleep(0.2 * 2**attempt)
+
+
+class RunboardLogger(Logger):
+    """A Lightning logger that writes to an existing MLflow run through a ``BatchWriter``."""
+
+    def __init__(self, client, run_id: str, flush_points: int = 1000, flush_seconds: float = 2.0):
+        super().__init__()
+        self._run_id = run_id
+        self.writer = BatchWriter(client, run_id, flush_points, flush_seconds)
+        self.writer.start()
+
+    @property
+    def name(self) -> str:
+        return "runboard"
+
+    @property
+    def version(self) -> str:
+        return self._run_id
+
+    @property
+    def run_id(self) -> str:
+        return self._run_id
+
+    @rank_zero_only
+    def log_hyperparams(self, params, *args, **kwargs) -> None:
+        """Hyperparameters are logged once from the validated spec by ``trainers.train``."""
+
+    @rank_zero_only
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        ms = int(time.time() * 1000)
+        step = int(step or 0)
+        self.writer.add_points([(k, float(v), ms, step) for k, v in metrics.items()])
+
+    def log_artifact(self, local_path: str | Path, artifact_dir: str | None = None) -> None:
+        self.writer.add_artifact(str(local_path), artifact_dir)
+
+    def set_tags(self, tags: dict[str, object]) -> None:
+        self.writer.set_tags({k: str(v) for k, v in tags.items()})
+
+    def flush(self) -> None:
+        self.writer.request_flush()
+
+    @rank_zero_only
+    def finalize(self, status: str) -> None:
+        """Called by Lightning at the end of fit; the run's status is set by ``trainers.train``."""
+        self.writer.request_flush()
+
+    def close(self) -> None:
+        self.writer.close()

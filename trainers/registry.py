@@ -1,0 +1,97 @@
+"""The one registry of model families, a plain dict read by the CLI and the web form.
+
+Adding a built-in family is one file in ``trainers/families/`` plus one line in ``_builtin``.
+A user's own LightningModule/DataModule pair is one line::
+
+    from trainers.registry import register
+    register("mymodel", MyModule, MyDataModule)
+
+in a module named by ``RUNBOARD_FAMILIES`` (comma-separated module names, imported on first use).
+Its config is derived from the two ``__init__`` signatures plus the shared ``TrainConfig``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pytorch_lightning as pl
+from pydantic import Field, create_model
+
+from trainers.config import ConfigError, TrainConfig
+
+Build = Callable[[Any], "tuple[pl.LightningModule, pl.LightningDataModule]"]
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    config: type[TrainConfig]
+    build: Build  # config -> (module, datamodule)
+    summary: str = ""
+
+
+FAMILIES: dict[str, Family] = {}
+_loaded = False
+
+
+def _builtin() -> list[Family]:
+    from trainers.families import cnn, linreg, lstm, mlp, vae
+
+    return [mlp.FAMILY, cnn.FAMILY, lstm.FAMILY, linreg.FAMILY, vae.FAMILY]
+
+
+def families() -> dict[str, Family]:
+    """All families: built-ins, then the modules named in ``RUNBOARD_FAMILIES``."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for fam in _builtin():
+            FAMILIES.setdefault(fam.name, fam)
+        for name in filter(None, (s.strip() for s in os.environ.get("RUNBOARD_FAMILIES", "").split(","))):
+            importlib.import_module(name)
+    return FAMILIES
+
+
+def get(name: str) -> Family:
+    fams = families()
+    if name not in fams:
+        raise ConfigError(f"family: unknown family {name!r} (known: {', '.join(sorted(fams))})", field="family")
+    return fams[name]
+
+
+def _init_params(cls: type) -> dict[str, inspect.Parameter]:
+    skip = {"self", "args", "kwargs"}
+    return {k: p for k, p in inspect.signature(cls.__init__).parameters.items() if k not in skip}
+
+
+def _config_from(name: str, *classes: type) -> type[TrainConfig]:
+    """A pydantic config whose fields are the classes' ``__init__`` arguments (typed, defaulted)."""
+    fields: dict[str, Any] = {}
+    for cls in classes:
+        for key, p in _init_params(cls).items():
+            if key in TrainConfig.model_fields or key in fields:
+                continue
+            if p.default is inspect.Parameter.empty:
+                raise TypeError(f"{cls.__name__}.__init__ argument {key!r} needs a default to be configurable")
+            ann = p.annotation if p.annotation is not inspect.Parameter.empty else type(p.default)
+            fields[key] = (ann, Field(p.default))
+    return create_model(f"{name.title()}Config", __base__=TrainConfig, **fields)
+
+
+def register(name: str, module_cls: type, datamodule_cls: type, summary: str = "") -> Family:
+    """Register a user's LightningModule/DataModule pair. Each gets the config values its
+    ``__init__`` names (so ``lr``, ``batch_size``, ``seed``… reach whichever asks for them)."""
+    config = _config_from(name, module_cls, datamodule_cls)
+
+    def build(cfg: TrainConfig):
+        values = cfg.model_dump()
+        pick = lambda cls: {k: values[k] for k in _init_params(cls) if k in values}  # noqa: E731
+        return module_cls(**pick(module_cls)), datamodule_cls(**pick(datamodule_cls))
+
+    fam = Family(name, config, build, summary or (module_cls.__doc__ or "").strip().split("\n")[0])
+    FAMILIES[name] = fam
+    return fam

@@ -1,0 +1,100 @@
+"""What a run records about itself in the store: creation or attach, params, tags, final status."""
+
+from __future__ import annotations
+
+import getpass
+import shlex
+import socket
+import subprocess
+import sys
+from functools import lru_cache
+
+from mlflow.entities import Param, RunTag
+
+from trainers import __version__, tracking
+from trainers.config import ConfigError
+from trainers.spec import RunSpec
+
+TERMINAL = {"FINISHED", "FAILED", "KILLED"}
+SPEC_TAG = "runboard.spec"
+FAMILY_TAG = "runboard.family"
+ERROR_TAG = "runboard.error"
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tracking.REPO, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def run_tags(spec: RunSpec) -> dict[str, str]:
+    tags = {
+        FAMILY_TAG: spec.family,
+        SPEC_TAG: spec.to_json(),
+        "runboard.version": __version__,
+        "runboard.command": shlex.join([sys.executable, *sys.argv]),
+        "runboard.host": socket.gethostname(),
+        "mlflow.user": getpass.getuser(),
+        "mlflow.source.name": "trainers.train",
+        "mlflow.source.type": "LOCAL",
+    }
+    if commit := git_commit():
+        tags["mlflow.source.git.commit"] = commit
+    return tags
+
+
+def params_of(spec: RunSpec) -> dict[str, str]:
+    return {"family": spec.family, **{k: str(v) for k, v in spec.config.model_dump().items()}}
+
+
+def _log(client, run_id: str, params: dict[str, str], tags: dict[str, str]) -> None:
+    client.log_batch(run_id, params=[Param(k, v) for k, v in params.items()], tags=[RunTag(k, v) for k, v in tags.items()])
+
+
+def start(client, spec: RunSpec, run_id: str | None) -> str:
+    """Create a RUNNING run for ``spec``, or move an existing non-terminal run to RUNNING."""
+    if run_id is None:
+        exp = tracking.experiment_id(spec.experiment)
+        run_id = client.create_run(exp, run_name=spec.run_name).info.run_id
+    else:
+        status = attachable_status(client, run_id)
+        if status != "RUNNING":
+            client.update_run(run_id, status="RUNNING")
+    _log(client, run_id, params_of(spec), run_tags(spec))
+    return run_id
+
+
+def attachable_status(client, run_id: str) -> str:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        raise ConfigError(f"run-id: no run {run_id!r} in the store", field="run-id") from None
+    if run.info.status in TERMINAL:
+        raise ConfigError(f"run-id: run {run_id} already ended {run.info.status}", field="run-id")
+    return run.info.status
+
+
+def stored_spec(client, run_id: str) -> str:
+    attachable_status(client, run_id)
+    spec = client.get_run(run_id).data.tags.get(SPEC_TAG)
+    if not spec:
+        raise ConfigError(f"run-id: run {run_id} has no {SPEC_TAG} tag to train from", field="run-id")
+    return spec
+
+
+def log_model_facts(client, run_id: str, model) -> None:
+    n = sum(p.numel() for p in model.parameters())
+    client.log_batch(run_id, params=[Param("num_params", str(n))])
+
+
+def end(client, run_id: str, status: str, error: str | None) -> None:
+    """Set the final status unless someone (a reaper, a stop) already ended the run."""
+    if error:
+        client.set_tag(run_id, ERROR_TAG, error[:5000])
+    if client.get_run(run_id).info.status not in TERMINAL:
+        client.set_terminated(run_id, status)

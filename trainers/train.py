@@ -1,0 +1,140 @@
+"""Train one run: ``train(spec) -> TrainResult`` and the CLI over it.
+
+    python -m trainers.train <family | experiments/<file>.yaml> [--set key=value ...] [--run-id ID]
+
+The last line of stdout is the run id. Exit 0 when the run ends FINISHED; 2 for a config error
+(nothing is created); 1 otherwise, with the run marked FAILED (or KILLED after SIGTERM/SIGINT).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import traceback
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from trainers import run_record, tracking
+from trainers.config import ConfigError, parse_overrides
+from trainers.spec import RunSpec, spec_from_json, spec_from_target
+
+log = logging.getLogger("trainers.train")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_id: str
+    status: str  # FINISHED | FAILED | KILLED
+    metrics: dict[str, float]
+    error: str | None = None
+
+
+def _trainer(spec: RunSpec, logger, callbacks, workdir: Path):
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    cfg = spec.config
+    ckpt = ModelCheckpoint(dirpath=workdir / "ckpt", filename="best", monitor="val/loss", mode="min", save_top_k=1)
+    return pl.Trainer(
+        max_epochs=cfg.max_epochs, max_steps=cfg.max_steps, log_every_n_steps=cfg.log_every_n_steps,
+        logger=logger, callbacks=[*callbacks, ckpt], accelerator="cpu", devices=1,
+        default_root_dir=str(workdir), num_sanity_val_steps=0,
+        enable_progress_bar=False, enable_model_summary=False,
+    ), ckpt
+
+
+def _fit(spec: RunSpec, run_id: str, client, stop) -> dict[str, float]:
+    import pytorch_lightning as pl
+
+    from trainers.callbacks import ConfusionArtifacts, Progress
+    from trainers.logger import RunboardLogger
+    from trainers.registry import get
+
+    pl.seed_everything(spec.config.seed, workers=True, verbose=False)
+    model, data = get(spec.family).build(spec.config)
+    run_record.log_model_facts(client, run_id, model)
+    logger = RunboardLogger(client, run_id)
+    with tempfile.TemporaryDirectory(prefix="runboard-") as tmp:
+        workdir = Path(tmp)
+        (workdir / "confusion").mkdir()
+        callbacks = [Progress(logger), ConfusionArtifacts(logger, workdir / "confusion"), stop]
+        trainer, ckpt = _trainer(spec, logger, callbacks, workdir)
+        try:
+            trainer.fit(model, datamodule=data)
+        finally:
+            if ckpt.best_model_path:
+                logger.log_artifact(ckpt.best_model_path, "model")
+            logger.close()  # drains every buffered point and artifact before the status changes
+        return {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+
+
+def train(spec: RunSpec, run_id: str | None = None) -> TrainResult:
+    """Create (or attach to) the run, train, and end it FINISHED / FAILED / KILLED."""
+    from trainers.callbacks import StopRequest
+
+    client = tracking.client()
+    run_id = run_record.start(client, spec, run_id)
+    stop = StopRequest()
+    stop.install()
+    try:
+        metrics = _fit(spec, run_id, client, stop)
+        status, error = ("KILLED", "stopped by request") if stop.requested else ("FINISHED", None)
+    except BaseException as exc:  # noqa: BLE001 - every way out must end the run
+        metrics = {}
+        status = "KILLED" if stop.requested or isinstance(exc, KeyboardInterrupt) else "FAILED"
+        error = "".join(traceback.format_exception_only(type(exc), exc)).strip() or type(exc).__name__
+        if status == "FAILED":
+            log.error("training failed:\n%s", traceback.format_exc())
+    finally:
+        stop.uninstall()
+    run_record.end(client, run_id, status, error)
+    return TrainResult(run_id, status, metrics, error)
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m trainers.train", description=__doc__.split("\n\n")[0])
+    p.add_argument("target", nargs="?", help="a model family or an experiments/*.yaml file")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+    p.add_argument("--run-id", help="attach to an existing (e.g. SCHEDULED) run instead of creating one")
+    p.add_argument("--experiment", help="MLflow experiment name (default: runboard)")
+    p.add_argument("--name", help="run name")
+    return p.parse_args(argv)
+
+
+def _spec_for(args) -> RunSpec:
+    if args.target:
+        return spec_from_target(args.target, parse_overrides(args.overrides), args.experiment, args.name)
+    if not args.run_id:
+        raise ConfigError("target: name a model family or an experiment file (or pass --run-id)")
+    return spec_from_json(run_record.stored_spec(tracking.client(), args.run_id))
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("RUNBOARD_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("pytorch_lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*(does not have many workers|LeafSpec|_pytree).*")
+    args = _parse(argv)
+    try:
+        spec = _spec_for(args)
+    except ConfigError as err:
+        print(f"config error: {err}", file=sys.stderr)
+        return 2
+    try:
+        result = train(spec, args.run_id)
+    except ConfigError as err:  # e.g. --run-id names no run, or one that already ended
+        print(f"config error: {err}", file=sys.stderr)
+        return 2
+    for key in sorted(result.metrics):
+        print(f"{key} = {result.metrics[key]:.6g}")
+    print(f"status = {result.status}")
+    print(result.run_id)
+    return 0 if result.status == "FINISHED" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
