@@ -12,6 +12,7 @@ Its config is derived from the two ``__init__`` signatures plus the shared ``Tra
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 import os
@@ -73,7 +74,13 @@ def _config_from(name: str, *classes: type) -> type[TrainConfig]:
     fields: dict[str, Any] = {}
     for cls in classes:
         for key, p in _init_params(cls).items():
-            if key in TrainConfig.model_fields or key in fields:
+            if key in fields:
+                continue
+            if key in TrainConfig.model_fields:
+                if p.default is not inspect.Parameter.empty:  # the user's default wins, the rules stay
+                    shared = copy.copy(TrainConfig.model_fields[key])
+                    shared.default = p.default
+                    fields[key] = (shared.annotation, shared)
                 continue
             if p.default is inspect.Parameter.empty:
                 raise TypeError(f"{cls.__name__}.__init__ argument {key!r} needs a default to be configurable")
