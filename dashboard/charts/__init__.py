@@ -1,0 +1,17 @@
+"""Pure chart builders: DataFrame in, ``plotly.graph_objects.Figure`` out. No Streamlit here."""
+
+from dashboard.charts.confusion import confusion_figure
+from dashboard.charts.curves import X_TITLES, curves_figure, ema
+from dashboard.charts.groups import aggregate, align
+from dashboard.charts.runs import parallel_figure, scatter_figure
+
+__all__ = [
+    "X_TITLES",
+    "aggregate",
+    "align",
+    "confusion_figure",
+    "curves_figure",
+    "ema",
+    "parallel_figure",
+    "scatter_figure",
+]

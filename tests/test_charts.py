@@ -1,0 +1,296 @@
+"""Chart builders: assert on traces, points and axis titles of the returned figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard.charts import (
+    aggregate, align, confusion_figure, curves_figure, ema, parallel_figure, scatter_figure,
+)
+from dashboard.charts.curves import split_curves
+
+A, B, C = "a" * 32, "b" * 32, "c" * 32
+T0 = 1_700_000_000_000  # ms
+
+
+def curve_rows(run_id, values, *, metric="val/loss", n=1, mins=None, maxs=None, steps=None,
+               t0=T0, epochs=None):
+    """Curves-frame rows for one run (shape of dashboard.data.curves)."""
+    values = np.asarray(values, dtype=float)
+    k = len(values)
+    steps = np.arange(k) if steps is None else np.asarray(steps)
+    return pd.DataFrame({
+        "run_id": run_id, "metric": metric, "step": steps.astype("int64"), "value": values,
+        "first": values, "min": values if mins is None else mins,
+        "max": values if maxs is None else maxs, "n": np.full(k, n, dtype="int64"),
+        "timestamp": (t0 + 1000 * steps).astype("int64"),
+        "epoch": np.full(k, np.nan) if epochs is None else np.asarray(epochs, dtype=float),
+    })
+
+
+def frame(*parts):
+    return pd.concat(parts, ignore_index=True)
+
+
+def by_role(fig, role):
+    return [t for t in fig.data if (t.meta or {}).get("role") == role]
+
+
+# --- ema ---------------------------------------------------------------------------------------
+
+def test_ema_zero_weight_returns_the_values():
+    np.testing.assert_allclose(ema(np.array([1.0, 2.0, 3.0]), 0.0), [1.0, 2.0, 3.0])
+
+
+def test_ema_is_debiased_tensorboard_style():
+    # s1 = 1; s2 = (0.6·0.4·1 + 0.4·3) / (1 - 0.36) = 2.25
+    np.testing.assert_allclose(ema(np.array([1.0, 3.0]), 0.6), [1.0, 2.25])
+
+
+def test_ema_of_a_constant_is_the_constant():
+    np.testing.assert_allclose(ema(np.full(50, 7.0), 0.9), np.full(50, 7.0))
+
+
+def test_ema_skips_nan_and_inf_as_gaps():
+    out = ema(np.array([1.0, np.nan, np.inf, 3.0]), 0.6)
+    assert np.isnan(out[1]) and np.isnan(out[2])
+    np.testing.assert_allclose(out[[0, 3]], [1.0, 2.25])
+
+
+def test_ema_of_all_non_finite_is_all_nan():
+    assert np.isnan(ema(np.array([np.nan, -np.inf]), 0.5)).all()
+
+
+# --- curves_figure -------------------------------------------------------------------------------
+
+def test_empty_frame_says_no_points_yet():
+    fig = curves_figure(curve_rows(A, [])[:0], "val/loss")
+    assert fig.data == ()
+    assert fig.layout.annotations[0].text == "No points yet for val/loss"
+
+
+def test_one_line_per_run_with_axis_titles():
+    fig = curves_figure(frame(curve_rows(A, [3, 2, 1]), curve_rows(B, [4, 3])), "val/loss")
+    lines = by_role(fig, "line")
+    assert [t.meta["run_id"] for t in lines] == [A, B]
+    assert fig.layout.xaxis.title.text == "Step"
+    assert fig.layout.yaxis.title.text == "val/loss"
+
+
+def test_only_the_requested_metric_is_drawn():
+    df = frame(curve_rows(A, [1, 2]), curve_rows(A, [0.5, 0.6], metric="val/acc"))
+    fig = curves_figure(df, "val/acc")
+    np.testing.assert_allclose(by_role(fig, "line")[0].y, [0.5, 0.6])
+
+
+def test_trace_names_use_labels_else_short_id():
+    fig = curves_figure(frame(curve_rows(A, [1, 2]), curve_rows(B, [1, 2])), "val/loss",
+                        labels={A: "baseline"})
+    assert [t.name for t in by_role(fig, "line")] == ["baseline", B[:8]]
+
+
+def test_points_are_sorted_by_step_and_kept_as_numpy():
+    fig = curves_figure(curve_rows(A, [3.0, 1.0, 2.0], steps=[2, 0, 1]), "val/loss")
+    line = by_role(fig, "line")[0]
+    np.testing.assert_allclose(line.x, [0, 1, 2])
+    np.testing.assert_allclose(line.y, [1.0, 2.0, 3.0])
+    assert isinstance(line.y, np.ndarray)
+
+
+def test_smoothing_draws_a_faint_raw_line_under_the_smoothed_one():
+    fig = curves_figure(curve_rows(A, [1.0, 3.0]), "val/loss", smooth=0.6)
+    raw, line = by_role(fig, "raw")[0], by_role(fig, "line")[0]
+    assert raw.opacity == pytest.approx(0.25) and raw.showlegend is False
+    assert raw.legendgroup == line.legendgroup == A and raw.line.color == line.line.color
+    np.testing.assert_allclose(line.y, [1.0, 2.25])
+    assert fig.data.index(raw) < fig.data.index(line)
+
+
+def test_non_finite_values_become_gaps():
+    fig = curves_figure(curve_rows(A, [1.0, np.inf, 2.0, np.nan]), "val/loss")
+    y = by_role(fig, "line")[0].y
+    assert np.isnan(y[[1, 3]]).all() and list(y[[0, 2]]) == [1.0, 2.0]
+
+
+def test_log_axis_turns_non_positive_values_into_gaps():
+    fig = curves_figure(curve_rows(A, [1.0, 0.0, -1.0, 0.1]), "val/loss", logy=True)
+    assert fig.layout.yaxis.type == "log"
+    y = by_role(fig, "line")[0].y
+    assert np.isnan(y[[1, 2]]).all()
+
+
+def test_downsampled_run_gets_a_min_max_band_holding_the_spike():
+    df = curve_rows(A, [1.0, 0.9, 0.8], n=10, mins=[0.9, 0.8, 0.7], maxs=[1.1, 50.0, 0.9])
+    fig = curves_figure(df, "val/loss")
+    low, high = by_role(fig, "band")
+    assert high.fill == "tonexty" and low.showlegend is False and high.showlegend is False
+    assert fig.data.index(high) == fig.data.index(low) + 1
+    assert 50.0 in high.y and max(by_role(fig, "line")[0].y) < 50.0
+
+
+def test_full_detail_run_has_no_band():
+    assert by_role(curves_figure(curve_rows(A, [1.0, 2.0]), "val/loss"), "band") == []
+
+
+def test_exactly_one_line_role_per_run_with_smoothing_and_bands():
+    df = frame(curve_rows(A, [1, 2, 3], n=4), curve_rows(B, [2, 3, 4]))
+    fig = curves_figure(df, "val/loss", smooth=0.5)
+    assert sorted(t.meta["run_id"] for t in by_role(fig, "line")) == [A, B]
+
+
+def test_highlighted_run_is_thicker_with_a_star():
+    fig = curves_figure(frame(curve_rows(A, [1, 2]), curve_rows(B, [1, 2])), "val/loss",
+                        highlight=B)
+    a, b = by_role(fig, "line")
+    assert b.name.startswith("★") and b.line.width > a.line.width
+
+
+def test_epoch_x_axis():
+    fig = curves_figure(curve_rows(A, [1, 2], epochs=[0, 1]), "val/loss", x="epoch")
+    assert fig.layout.xaxis.title.text == "Epoch"
+    np.testing.assert_allclose(by_role(fig, "line")[0].x, [0, 1])
+
+
+def test_relative_time_counts_from_the_given_start():
+    start = pd.Timestamp(T0 - 5_000, unit="ms", tz="UTC")
+    fig = curves_figure(curve_rows(A, [1, 2]), "val/loss", x="relative", start_times={A: start})
+    assert fig.layout.xaxis.title.text == "Relative time (s)"
+    np.testing.assert_allclose(by_role(fig, "line")[0].x, [5.0, 6.0])
+
+
+def test_relative_time_falls_back_to_the_first_point():
+    fig = curves_figure(curve_rows(A, [1, 2, 3]), "val/loss", x="relative")
+    np.testing.assert_allclose(by_role(fig, "line")[0].x, [0.0, 1.0, 2.0])
+
+
+def test_relative_time_accepts_start_in_ms():
+    fig = curves_figure(curve_rows(A, [1]), "val/loss", x="relative", start_times={A: T0 - 2000})
+    np.testing.assert_allclose(by_role(fig, "line")[0].x, [2.0])
+
+
+def test_wall_time_axis_holds_datetimes():
+    fig = curves_figure(curve_rows(A, [1, 2]), "val/loss", x="wall")
+    assert fig.layout.xaxis.title.text == "Wall time"
+    assert pd.Timestamp(by_role(fig, "line")[0].x[0]) == pd.Timestamp(T0, unit="ms")
+
+
+def test_unknown_x_is_rejected():
+    with pytest.raises(ValueError):
+        curves_figure(curve_rows(A, [1]), "val/loss", x="bogus")
+
+
+def test_webgl_is_chosen_for_many_runs():
+    df = frame(*(curve_rows(f"{i:032x}", [1, 2]) for i in range(21)))
+    assert curves_figure(df, "val/loss").data[0].type == "scattergl"
+
+
+def test_svg_scatter_for_few_runs_unless_forced():
+    df = curve_rows(A, [1, 2])
+    assert curves_figure(df, "val/loss").data[0].type == "scatter"
+    assert curves_figure(df, "val/loss", webgl=True).data[0].type == "scattergl"
+
+
+def test_unified_hover_for_few_runs_only():
+    assert curves_figure(curve_rows(A, [1, 2]), "val/loss").layout.hovermode == "x unified"
+    many = frame(*(curve_rows(f"{i:032x}", [1, 2]) for i in range(11)))
+    assert curves_figure(many, "val/loss").layout.hovermode == "closest"
+
+
+def test_single_point_run_gets_a_marker():
+    assert "markers" in by_role(curves_figure(curve_rows(A, [1.0]), "val/loss"), "line")[0].mode
+
+
+# --- groups --------------------------------------------------------------------------------------
+
+def test_groups_draw_a_mean_line_per_group_and_faint_members():
+    df = frame(curve_rows(A, [1.0, 2.0]), curve_rows(B, [3.0, 4.0]), curve_rows(C, [9.0, 9.0]))
+    fig = curves_figure(df, "val/loss", groups={A: "lr=0.1", B: "lr=0.1", C: "lr=1"})
+    means = by_role(fig, "group")
+    assert [t.meta["group"] for t in means] == ["lr=0.1", "lr=1"]
+    np.testing.assert_allclose(means[0].y, [2.0, 3.0])
+    assert all(t.opacity < 1 and t.showlegend is False for t in by_role(fig, "line"))
+
+
+def test_group_std_band_surrounds_the_mean():
+    df = frame(curve_rows(A, [1.0, 2.0]), curve_rows(B, [3.0, 4.0]))
+    fig = curves_figure(df, "val/loss", groups={A: "g", B: "g"})
+    low, high = by_role(fig, "group_band")
+    std = np.std([1.0, 3.0], ddof=1)
+    np.testing.assert_allclose(low.y, [2.0 - std, 3.0 - std])
+    np.testing.assert_allclose(high.y, [2.0 + std, 3.0 + std])
+    assert high.fill == "tonexty"
+
+
+def test_group_ci95_band_is_narrower_by_sqrt_n():
+    df = frame(curve_rows(A, [1.0]), curve_rows(B, [3.0]))
+    fig = curves_figure(df, "val/loss", groups={A: "g", B: "g"}, band="ci95")
+    high = by_role(fig, "group_band")[1]
+    np.testing.assert_allclose(high.y, [2.0 + 1.96 * np.std([1.0, 3.0], ddof=1) / np.sqrt(2)])
+
+
+def test_align_interpolates_on_the_union_of_steps_without_extrapolating():
+    curves = split_curves(frame(curve_rows(A, [0.0, 2.0], steps=[0, 2]),
+                                curve_rows(B, [5.0], steps=[1])), "val/loss")
+    grid, values = align(curves)
+    np.testing.assert_allclose(grid, [0, 1, 2])
+    np.testing.assert_allclose(values[0], [0.0, 1.0, 2.0])
+    assert np.isnan(values[1, [0, 2]]).all() and values[1, 1] == 5.0
+
+
+def test_aggregate_uses_only_covering_members():
+    mean, half, count = aggregate(np.array([[1.0, np.nan], [3.0, 4.0]]))
+    np.testing.assert_allclose(mean, [2.0, 4.0])
+    assert list(count) == [2, 1] and half[1] == 0.0
+
+
+# --- confusion, parallel, scatter ----------------------------------------------------------------
+
+def test_confusion_shows_counts_with_row_zero_on_top():
+    fig = confusion_figure([[5, 1], [2, 7]], ["cat", "dog"])
+    heat = fig.data[0]
+    assert heat.text[0][1] == "1" and list(heat.x) == ["cat", "dog"]
+    assert fig.layout.xaxis.title.text == "Predicted" and fig.layout.yaxis.title.text == "Actual"
+    assert fig.layout.yaxis.autorange == "reversed"
+
+
+def test_confusion_normalize_divides_by_row_sums():
+    heat = confusion_figure([[3, 1], [0, 0]], ["a", "b"], normalize=True, title="t").data[0]
+    np.testing.assert_allclose(np.asarray(heat.z), [[0.75, 0.25], [0.0, 0.0]])
+    assert "3" in heat.text[0][0]
+
+
+def runs_frame():
+    return pd.DataFrame({
+        "run_id": [A, B, C], "run_name": ["first", "second", None],
+        "params.lr": ["0.1", "0.01", "0.001"], "params.model": ["cnn", "mlp", None],
+        "metrics.val/acc": [0.9, 0.8, np.nan], "metrics.val/loss": [0.2, 0.3, 0.4],
+    })
+
+
+def test_parallel_numeric_and_categorical_axes_coloured_by_metric():
+    fig = parallel_figure(runs_frame(), ["lr", "params.model"], "val/loss")
+    lr, model, loss = fig.data[0].dimensions
+    np.testing.assert_allclose(lr.values, [0.1, 0.01, 0.001])
+    assert list(model.ticktext) == ["cnn", "mlp", "—"] and list(model.values) == [0, 1, 2]
+    assert loss.label == "val/loss"
+    np.testing.assert_allclose(fig.data[0].line.color, [0.2, 0.3, 0.4])
+
+
+def test_parallel_leaves_out_runs_without_the_metric():
+    fig = parallel_figure(runs_frame(), ["lr"], "val/acc")
+    assert fig.data[0].meta["run_ids"] == [A, B]
+
+
+def test_scatter_one_point_per_run_with_names_for_hover():
+    fig = scatter_figure(runs_frame(), "lr", "val/loss")
+    pts = fig.data[0]
+    np.testing.assert_allclose(pts.x, [0.1, 0.01, 0.001])
+    assert list(pts.text) == ["first", "second", C[:8]] and list(pts.customdata) == [A, B, C]
+    assert fig.layout.xaxis.title.text == "lr" and fig.layout.yaxis.title.text == "val/loss"
+
+
+def test_scatter_categorical_param_uses_a_category_axis():
+    fig = scatter_figure(runs_frame(), "model", "val/acc")
+    assert list(fig.data[0].x) == ["cnn", "mlp"] and fig.layout.xaxis.type == "category"
