@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent setup: a virtualenv in .venv with the pinned requirements.
-# `--browser` also makes sure Debian's Chromium is there for the real-browser tests.
+# `--browser` also makes sure Debian's Chromium is there for the real-browser tests;
+# `--services` starts the local PostgreSQL cluster if it is installed but down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -14,10 +15,19 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q -r requirements.txt
   echo "$want" > "$stamp"
 fi
-if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
+want_browser=no; want_services=no
+for arg in "$@"; do
+  case "$arg" in --browser) want_browser=yes ;; --services) want_services=yes ;; esac
+done
+if [ "$want_browser" = yes ] && [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   else
     echo "note: /usr/bin/chromium missing; real-browser tests will skip (sudo apt-get install chromium)" >&2
+  fi
+fi
+if [ "$want_services" = yes ] && command -v pg_ctlcluster >/dev/null 2>&1; then
+  if ! .venv/bin/python -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2)" 2>/dev/null; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
   fi
 fi
