@@ -1,0 +1,81 @@
+"""The dashboard's data layer: the only UI-side code that talks to the tracking store.
+
+Database stores (SQLite, PostgreSQL) are read with SQLAlchemy Core straight from MLflow's
+tables, a bounded number of queries per view; ``http(s)://`` stores go through MLflow's REST
+client. Both return the same frames. ``uri=None`` means ``tracking.tracking_uri()``.
+Results are plain pandas/dicts; pages add Streamlit caching on top.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from dashboard.data import artifacts as _artifacts
+from dashboard.data import curves_sql, rest, runs_sql
+from trainers import tracking
+
+
+def _resolve(uri: str | None) -> tuple[str, bool]:
+    """(uri, True if read with SQL)."""
+    uri = uri or tracking.tracking_uri()
+    return uri, tracking.is_database(uri)
+
+
+def experiments(uri: str | None = None) -> pd.DataFrame:
+    """Active experiments: experiment_id (str), name, lifecycle_stage, artifact_location,
+    creation_time (UTC), n_runs (active runs)."""
+    uri, sql = _resolve(uri)
+    return runs_sql.experiments(uri) if sql else rest.experiments(uri)
+
+
+def runs(experiment_ids=None, query=None, uri: str | None = None) -> pd.DataFrame:
+    """One row per active run (deleted runs and runs of deleted experiments hidden).
+
+    Columns: run_id, experiment_id, run_name, status, start_time, end_time (UTC), duration_s,
+    parent_run_id, user, then ``params.<key>`` (strings), ``tags.<key>``, and per metric
+    ``metrics.<key>`` (latest value), ``metrics.<key>.min``, ``metrics.<key>.max``.
+    ``query`` is accepted and ignored: the filter module applies the user's filter on this frame.
+    """
+    del query
+    uri, sql = _resolve(uri)
+    return runs_sql.runs(uri, experiment_ids) if sql else rest.runs(uri, experiment_ids)
+
+
+def curves(run_ids, metrics, max_points: int = 1000, step_range=None, uri: str | None = None) -> pd.DataFrame:
+    """Long frame, one row per bucket, sorted by run_id, metric, step.
+
+    Columns: run_id, metric, step (int64, the bucket's last point), value (its last value),
+    first, min, max (NaN ignored; all-NaN bucket -> NaN), n (points in the bucket), timestamp
+    (ms of the last point), epoch (the run's ``epoch`` metric at that step, else NaN).
+    A curve with at most ``max_points`` points in ``step_range`` (inclusive ``(lo, hi)``, either
+    end may be None) comes back whole, n == 1 per row; a longer one as at most ``max_points``
+    equal-width step buckets. Duplicate steps are all kept, ordered by logging time.
+    ``df.attrs["total_points"][(run_id, metric)]`` is the curve's point count in range.
+    """
+    uri, sql = _resolve(uri)
+    reader = curves_sql.curves if sql else rest.curves
+    return reader(uri, list(run_ids), list(metrics), max_points, step_range)
+
+
+def metric_keys(run_ids, uri: str | None = None) -> list[str]:
+    """Sorted metric names logged by any of these runs."""
+    uri, sql = _resolve(uri)
+    return runs_sql.metric_keys(uri, run_ids) if sql else rest.metric_keys(uri, run_ids)
+
+
+def run(run_id: str, uri: str | None = None) -> dict | None:
+    """One run: the ``runs()`` info columns plus artifact_uri, ``params``, ``tags`` (dicts of
+    strings) and ``metrics`` ({key: {value, step, timestamp, min, max}}); None if the run is
+    unknown or deleted."""
+    uri, sql = _resolve(uri)
+    return runs_sql.run(uri, run_id) if sql else rest.run(uri, run_id)
+
+
+def artifacts(run_id: str, path: str = "", uri: str | None = None) -> list[dict]:
+    """The run's artifacts directly under ``path``: dicts of path, is_dir, file_size."""
+    return _artifacts.list_dir(uri or tracking.tracking_uri(), run_id, path)
+
+
+def read_json_artifact(run_id: str, path: str, uri: str | None = None) -> object:
+    """A JSON artifact, parsed (e.g. a confusion matrix); None if the run has no such file."""
+    return _artifacts.read_json(uri or tracking.tracking_uri(), run_id, path)

@@ -1,0 +1,167 @@
+"""The fallback reader for ``http(s)://`` stores (an ``mlflow server``): MLflow's own client.
+
+Same frames as the SQL reader, with two differences a server forces on us: curves are fetched
+whole per run × metric (``get_metric_history``, paginated by MLflow) and bucketed here in numpy;
+``runs()`` leaves ``metrics.<key>.min`` / ``.max`` NaN, because computing them would cost one
+full history request per run × metric (``run()`` does fill them, for its one run).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from mlflow.entities import ViewType
+from mlflow.exceptions import MlflowException
+
+from dashboard.data import downsample as ds
+from dashboard.data import frames
+from trainers import tracking
+from trainers.metrics import EPOCH
+
+PAGE = 50_000  # MLflow's largest search page
+
+
+def experiments(uri: str) -> pd.DataFrame:
+    c = tracking.client(uri)
+    exps = c.search_experiments(view_type=ViewType.ACTIVE_ONLY, max_results=PAGE)
+    counts = pd.Series([r.info.experiment_id for r in _search(uri, [e.experiment_id for e in exps])]).value_counts()
+    rows = [
+        (e.experiment_id, e.name, e.lifecycle_stage, e.artifact_location, e.creation_time, int(counts.get(e.experiment_id, 0)))
+        for e in exps
+    ]
+    df = pd.DataFrame(rows, columns=frames.EXPERIMENT_COLUMNS)
+    df = df.sort_values("experiment_id", key=lambda s: pd.to_numeric(s, errors="coerce"))
+    return frames.experiments_frame(df)
+
+
+def runs(uri: str, experiment_ids=None) -> pd.DataFrame:
+    return _frame(_search(uri, _active_ids(uri, experiment_ids)))
+
+
+def run(uri: str, run_id: str) -> dict | None:
+    c = tracking.client(uri)
+    try:
+        found = c.get_run(run_id)
+        experiment = c.get_experiment(found.info.experiment_id)
+    except MlflowException:
+        return None
+    if found.info.lifecycle_stage != "active" or experiment.lifecycle_stage != "active":
+        return None
+    histories = {k: _history(c, run_id, k) for k in found.data.metrics}
+    min_max = [(run_id, k, np.fmin.reduce(h[2], initial=np.nan), np.fmax.reduce(h[2], initial=np.nan)) for k, h in histories.items()]
+    latest = _latest([found], histories)
+    df = frames.runs_frame(_base([found]), _params([found]), _tags([found]), latest, min_max, keep_artifact_uri=True)
+    return frames.run_dict(df.iloc[0], latest)
+
+
+def metric_keys(uri: str, run_ids) -> list[str]:
+    c = tracking.client(uri)
+    keys: set[str] = set()
+    for run_id in set(run_ids):
+        try:
+            keys |= set(c.get_run(run_id).data.metrics)
+        except MlflowException:
+            continue
+    return sorted(keys)
+
+
+def curves(uri: str, run_ids, metrics, max_points: int = 1000, step_range=None) -> pd.DataFrame:
+    c = tracking.client(uri)
+    found, totals, epochs = {}, {}, []
+    for run_id in sorted(set(run_ids)):
+        for key in sorted(set(metrics)):
+            step, ts, value = _in_range(_history(c, run_id, key), step_range)
+            if len(step):
+                found[(run_id, key)] = ds.reduce(step, ts, value, max_points)
+                totals[(run_id, key)] = len(step)
+        if any(k[0] == run_id for k in found):
+            epochs.append(_epoch_changes(run_id, _history(c, run_id, EPOCH)))
+    df = ds.frame(found, totals)
+    changes = pd.concat(epochs, ignore_index=True) if epochs else pd.DataFrame()
+    return ds.attach_epoch(df, changes)
+
+
+def _history(c, run_id: str, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(step, timestamp, decoded value) arrays of one curve; empty if the run is unknown."""
+    try:
+        points = c.get_metric_history(run_id, key)
+    except MlflowException:
+        points = []
+    step = np.array([p.step for p in points], dtype=np.int64)
+    ts = np.array([p.timestamp for p in points], dtype=np.int64)
+    value = np.array([p.value for p in points], dtype=np.float64)
+    return step, ts, ds.decode(value, np.isnan(value))
+
+
+def _in_range(curve, step_range):
+    if step_range is None:
+        return curve
+    lo, hi = step_range
+    keep = np.ones(len(curve[0]), bool)
+    if lo is not None:
+        keep &= curve[0] >= lo
+    if hi is not None:
+        keep &= curve[0] <= hi
+    return tuple(a[keep] for a in curve)
+
+
+def _epoch_changes(run_id: str, curve) -> pd.DataFrame:
+    """First step of each epoch value, like the SQL reader's EPOCH_CHANGES."""
+    step, _, value = curve
+    df = pd.DataFrame({"step": step, "epoch": value}).dropna()
+    df = df.groupby("epoch", as_index=False)["step"].min()
+    return df.assign(run_id=run_id)[["run_id", "step", "epoch"]]
+
+
+def _active_ids(uri: str, experiment_ids) -> list[str]:
+    active = [e.experiment_id for e in tracking.client(uri).search_experiments(view_type=ViewType.ACTIVE_ONLY, max_results=PAGE)]
+    if experiment_ids is None:
+        return active
+    wanted = {str(i) for i in ([experiment_ids] if isinstance(experiment_ids, (str, int)) else experiment_ids)}
+    return [e for e in active if e in wanted]
+
+
+def _search(uri: str, experiment_ids: list[str]) -> list:
+    if not experiment_ids:
+        return []
+    c, out, token = tracking.client(uri), [], None
+    while True:
+        page = c.search_runs(experiment_ids, run_view_type=ViewType.ACTIVE_ONLY, max_results=PAGE, page_token=token)
+        out += list(page)
+        token = page.token
+        if not token:
+            return sorted(out, key=lambda r: (-(r.info.start_time or 0), r.info.run_id))
+
+
+def _frame(found: list) -> pd.DataFrame:
+    return frames.runs_frame(_base(found), _params(found), _tags(found), _latest(found), [])
+
+
+def _base(found: list) -> list[tuple]:
+    return [
+        (r.info.run_id, r.info.experiment_id, r.info.run_name, r.info.status, r.info.start_time, r.info.end_time, r.info.user_id, r.info.artifact_uri)
+        for r in found
+    ]
+
+
+def _params(found: list) -> list[tuple]:
+    return [(r.info.run_id, k, v) for r in found for k, v in r.data.params.items()]
+
+
+def _tags(found: list) -> list[tuple]:
+    return [(r.info.run_id, k, v) for r in found for k, v in r.data.tags.items()]
+
+
+def _latest(found: list, histories: dict | None = None) -> pd.DataFrame:
+    """Latest values from the runs' data; step/timestamp from histories when we have them."""
+    rows = []
+    for r in found:
+        for key, value in r.data.metrics.items():
+            step = ts = np.nan
+            if histories and len(histories[key][0]):
+                last = np.lexsort((histories[key][1], histories[key][0]))[-1]
+                step, ts = histories[key][0][last], histories[key][1][last]
+            rows.append((r.info.run_id, key, value, step, ts))
+    df = pd.DataFrame(rows, columns=["run_id", "key", "value", "step", "timestamp"])
+    df["value"] = ds.decode(df["value"].to_numpy(np.float64), np.isnan(df["value"].to_numpy(np.float64)))
+    return df

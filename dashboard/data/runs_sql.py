@@ -1,0 +1,115 @@
+"""Experiments and runs straight from MLflow's tables: one query per table per view.
+
+Every query shares one scope (active runs of active experiments, optionally some experiments
+or one run), so params, tags and metrics never include a deleted run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dashboard.data import downsample as ds
+from dashboard.data import engine as db
+from dashboard.data import frames
+
+EXPERIMENTS = """
+SELECT e.experiment_id, e.name, e.lifecycle_stage, e.artifact_location, e.creation_time,
+       COUNT(r.run_uuid) AS n_runs
+FROM experiments e
+LEFT JOIN runs r ON r.experiment_id = e.experiment_id AND r.lifecycle_stage = 'active'
+WHERE e.lifecycle_stage = 'active'
+GROUP BY e.experiment_id, e.name, e.lifecycle_stage, e.artifact_location, e.creation_time
+ORDER BY e.experiment_id
+"""
+# Each view selects from runs ``r`` of the scope, then its child table ``x`` by run_uuid.
+# CROSS JOIN pins that order on SQLite: without ANALYZE statistics its planner otherwise scanned
+# every metric in the store and joined runs afterwards.
+RUNS = "SELECT r.run_uuid, r.experiment_id, r.name, r.status, r.start_time, r.end_time, r.user_id, r.artifact_uri"
+PARAMS = ("SELECT x.run_uuid, x.key, x.value", "params")
+TAGS = ("SELECT x.run_uuid, x.key, x.value", "tags")
+LATEST = ("SELECT x.run_uuid, x.key, x.value, x.is_nan, x.step, x.timestamp", "latest_metrics")
+MIN_MAX = (
+    "SELECT x.run_uuid, x.key, MIN(CASE WHEN x.is_nan THEN NULL ELSE x.value END), "
+    "MAX(CASE WHEN x.is_nan THEN NULL ELSE x.value END)",
+    "metrics",
+)
+METRIC_KEYS = "SELECT DISTINCT key FROM latest_metrics WHERE run_uuid IN :runs ORDER BY key"
+
+
+class Scope:
+    """The WHERE clause every query of one view shares (fixed SQL text, bound values)."""
+
+    def __init__(self, experiment_ids=None, run_id: str | None = None):
+        self.where = ["r.lifecycle_stage = 'active'", "e.lifecycle_stage = 'active'"]
+        self.params: dict = {}
+        self.expanding: tuple[str, ...] = ()
+        if experiment_ids is not None:
+            self.where.append("r.experiment_id IN :eids")
+            self.params["eids"] = _int_ids(experiment_ids)
+            self.expanding = ("eids",)
+        if run_id is not None:
+            self.where.append("r.run_uuid = :run")
+            self.params["run"] = run_id
+
+    def sql(self, select: str, child: str | None = None, tail: str = "") -> str:
+        """``select`` names runs ``r``, experiments ``e`` and the child table ``x``."""
+        sql = f"{select} FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id"
+        where = list(self.where)
+        if child is not None:
+            sql += f" CROSS JOIN {child} x"
+            where.append("x.run_uuid = r.run_uuid")
+        return f"{sql} WHERE {' AND '.join(where)} {tail}"
+
+    def fetch(self, conn, select: str, child: str | None = None, tail: str = "") -> list[tuple]:
+        return db.rows(conn, self.sql(select, child, tail), self.params, self.expanding)
+
+
+def _int_ids(ids) -> list[int]:
+    """Experiment ids as the integers the table stores; a non-numeric id matches nothing."""
+    ids = [ids] if isinstance(ids, (str, int)) else list(ids)
+    return [int(i) for i in ids if str(i).strip().lstrip("-").isdigit()]
+
+
+def experiments(uri: str) -> pd.DataFrame:
+    rows = db.fetch(uri, EXPERIMENTS)
+    df = pd.DataFrame(rows, columns=frames.EXPERIMENT_COLUMNS)
+    return frames.experiments_frame(df)
+
+
+def runs(uri: str, experiment_ids=None) -> pd.DataFrame:
+    return _read(uri, Scope(experiment_ids))
+
+
+def run(uri: str, run_id: str) -> dict | None:
+    df = _read(uri, Scope(run_id=run_id), details=True)
+    if df.empty:
+        return None
+    return frames.run_dict(df.iloc[0], df.attrs["latest"])
+
+
+def metric_keys(uri: str, run_ids) -> list[str]:
+    run_ids = sorted(set(run_ids))
+    if not run_ids:
+        return []
+    return [r[0] for r in db.fetch(uri, METRIC_KEYS, {"runs": run_ids}, ("runs",))]
+
+
+def _read(uri: str, scope: Scope, details: bool = False) -> pd.DataFrame:
+    with db.engine(uri).connect() as conn:
+        base = scope.fetch(conn, RUNS, tail="ORDER BY r.start_time DESC, r.run_uuid")
+        params = scope.fetch(conn, *PARAMS)
+        tags = scope.fetch(conn, *TAGS)
+        latest = scope.fetch(conn, *LATEST)
+        min_max = scope.fetch(conn, *MIN_MAX, tail="GROUP BY x.run_uuid, x.key")
+    df = frames.runs_frame(base, params, tags, _latest(latest), min_max, keep_artifact_uri=details)
+    if details:
+        df.attrs["latest"] = _latest(latest)
+    return df
+
+
+def _latest(rows: list[tuple]) -> pd.DataFrame:
+    """latest_metrics rows with MLflow's NaN/inf encoding undone."""
+    df = pd.DataFrame(rows, columns=["run_id", "key", "value", "is_nan", "step", "timestamp"])
+    df["value"] = ds.decode(df["value"].to_numpy(np.float64), df["is_nan"].to_numpy(bool))
+    return df.drop(columns="is_nan")
