@@ -1,0 +1,19 @@
+"""Runboard's entry point: the page router and the frame around every page.
+
+Run from the repository root: ``.venv/bin/python -m streamlit run dashboard/app.py``
+(``-m`` puts the repository on ``sys.path`` so pages can ``import dashboard``).
+"""
+
+import streamlit as st
+
+st.set_page_config(page_title="Runboard", page_icon=":material/monitoring:", layout="wide")
+
+PAGES = [
+    st.Page("app_pages/runs.py", title="Runs", icon=":material/table_rows:", url_path="runs", default=True),
+    st.Page("app_pages/compare.py", title="Compare", icon=":material/stacked_line_chart:", url_path="compare"),
+    st.Page("app_pages/run.py", title="Run", icon=":material/insights:", url_path="run"),
+]
+
+page = st.navigation(PAGES, position="sidebar")
+st.sidebar.caption("Every view lives in its URL: copy the address bar to share it.")
+page.run()

@@ -1,0 +1,157 @@
+"""Runs: pick an experiment, filter, choose columns and values, select runs to compare, export CSV."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import query, summaries, ui
+from dashboard import widgets as runs_table
+from dashboard.viewstate import ViewState
+
+PREFIX = "runs"
+SHOW = {"last": "Last", "min": "Min", "max": "Max", "best": "At best epoch of…"}
+KEYS = ("runs_exp", "runs_q", "runs_cols", "runs_show", "runs_best", "runs_sort", "runs_desc")
+DEFAULT_SORT = "start_time"
+
+
+def _seed(state: ViewState, params: dict[str, str]) -> None:
+    st.session_state.runs_exp = state.exp
+    st.session_state.runs_q = state.q
+    st.session_state.runs_cols = list(state.cols)  # () = the default columns, chosen later
+    show = params.get("show", "last")
+    if show not in SHOW:
+        ui.notice(f"Link: show={show[:40]} is not one of {', '.join(SHOW)}; using last")
+        show = "last"
+    st.session_state.runs_show = show
+    st.session_state.runs_best = params.get("best")
+    sort = state.sort or f"-{DEFAULT_SORT}"
+    st.session_state.runs_sort = sort.removeprefix("-")
+    st.session_state.runs_desc = sort.startswith("-")
+
+
+def _pick_experiment(exps: pd.DataFrame, wanted: str | None) -> None:
+    """Before the picker is drawn: an unknown id in the link gets a notice and a sensible default."""
+    ids = list(exps["experiment_id"])
+    current = st.session_state.get("runs_exp")
+    if current in ids:
+        return
+    if current is not None and current == wanted:
+        ui.notice(f"Link: experiment {current} does not exist (or was deleted); showing another one.")
+    with_runs = exps[exps.get("n_runs", pd.Series(1, index=exps.index)) > 0]
+    st.session_state.runs_exp = (with_runs if not with_runs.empty else exps)["experiment_id"].iloc[-1]
+
+
+def _filter(frame: pd.DataFrame, text: str) -> pd.DataFrame:
+    """The rows the filter keeps; a bad filter says why and keeps every row."""
+    if not text.strip():
+        return frame
+    try:
+        return query.apply(frame, text)
+    except query.QueryError as exc:
+        ui.notice(f"Filter not applied: {exc}")
+        return frame
+
+
+def _value_choice(metrics: list[str]):
+    """(how, label) for metric columns: "last" | "min" | "max" | ("at_best", other)."""
+    c1, c2 = st.columns([1, 1])
+    with c1:
+        ui.keep_valid("runs_show", list(SHOW), "last")
+        show = st.radio("Metric columns show", list(SHOW), format_func=SHOW.get, key="runs_show",
+                        horizontal=True)
+    if show != "best":
+        return show, None
+    if not metrics:
+        return "last", None
+    plain = [m for m in metrics if m != "epoch"] or metrics
+    default = "val/loss" if "val/loss" in metrics else plain[0]
+    ui.keep_valid("runs_best", metrics, default)
+    with c2:
+        other = st.selectbox("Best epoch of", metrics, key="runs_best",
+                             help="Each metric column shows its value at the step where this "
+                                  "metric was best (lowest loss, highest accuracy).")
+    return ("at_best", other), other
+
+
+def _columns_ui(frame: pd.DataFrame, metrics: list[str]) -> list[str]:
+    options = runs_table.column_options(frame, metrics)
+    defaults = runs_table.default_columns(frame, metrics)
+    if not st.session_state.get("runs_cols"):
+        st.session_state.runs_cols = defaults
+    ui.keep_valid("runs_cols", options)
+    return st.multiselect("Columns", options, key="runs_cols", format_func=runs_table.column_label,
+                          placeholder="Choose params, metrics and tags to show")
+
+
+def _sort_ui(columns: list[str]) -> str:
+    options = [DEFAULT_SORT, "run_name", "status", "duration_s", *columns]
+    options = list(dict.fromkeys(options))
+    c1, c2 = st.columns([3, 1])
+    with c1:
+        ui.keep_valid("runs_sort", options, DEFAULT_SORT)
+        col = st.selectbox("Sort by", options, key="runs_sort", format_func=runs_table.column_label)
+    with c2:
+        desc = st.toggle("Descending", key="runs_desc")
+    return ("-" if desc else "") + col
+
+
+def _actions(selected: list[str], exp: str, table: pd.DataFrame, exp_name: str) -> None:
+    c1, c2, c3 = st.columns([1, 1, 1])
+    n = len(selected)
+    if c1.button(f"Compare selected ({n})", type="primary", disabled=n == 0, key="runs_compare"):
+        st.switch_page("app_pages/compare.py", query_params={"exp": exp, "runs": ",".join(selected)})
+    if c2.button("Open run", disabled=n != 1, key="runs_open",
+                 help="Select exactly one row to open its run page."):
+        st.switch_page("app_pages/run.py", query_params={"run": selected[0]})
+    c3.download_button("Download CSV", runs_table.to_csv(table), key="runs_csv",
+                       file_name=f"runs-{runs_table.safe_filename(exp_name)}.csv", mime="text/csv")
+
+
+def main() -> None:
+    st.title("Runs")
+    exps = ui.read_or_stop("experiments", ui.experiments)
+    if exps.empty:
+        ui.empty_store_ui("No experiments yet.")
+        return
+    state, _, _ = ui.url_state(PREFIX, _seed, KEYS)
+    _pick_experiment(exps, state.exp)
+    c1, c2 = st.columns([1, 2])
+    with c1:
+        exp = ui.experiment_ui(exps, "runs_exp")
+    with c2:
+        q = st.text_input("Filter", key="runs_q",
+                          placeholder='val/acc > 0.9 and (lr < 0.01 or model = "cnn")',
+                          help="and / or / not, = != < <= > >=, ~ (contains), in (…); names are "
+                               "metrics, params or tags, e.g. family = mlp, status = running.")
+    frame = ui.read_or_stop("runs", ui.runs, (exp,))
+    exp_name = str(exps.set_index("experiment_id").at[exp, "name"])
+    if frame.empty:
+        ui.empty_store_ui(f"Experiment “{exp_name}” has no runs yet.")
+        ui.write_url(PREFIX, replace(state, exp=exp, q=q))
+        return
+    metrics = runs_table.metric_names(frame)
+    with st.expander("Columns and sorting", expanded=False):
+        how, best = _value_choice(metrics)
+        cols = _columns_ui(frame, metrics)
+        sort = _sort_ui(cols)
+    shown = _filter(frame, q)
+    curves = None
+    if isinstance(how, tuple) and not shown.empty:
+        wanted = sorted({c.removeprefix("metrics.") for c in cols if c.startswith("metrics.")} | {best})
+        curves = ui.curves(shown["run_id"], wanted, max_points=5000)
+    table = runs_table.build(shown, cols, how, curves, sort)
+    st.caption(f"{len(shown)} of {len(frame)} runs · select rows to compare them")
+    selected = runs_table.table_ui(table, key="runs_table")
+    _actions(selected, exp, table, exp_name)
+    default_cols = runs_table.default_columns(frame, metrics)
+    view = replace(state, exp=exp, q=q, cols=() if cols == default_cols else tuple(cols),
+                   sort=None if sort == f"-{DEFAULT_SORT}" else sort)
+    show = "best" if isinstance(how, tuple) else how
+    ui.write_url(PREFIX, view, {"show": "" if show == "last" else show,
+                                "best": best if show == "best" else ""})
+
+
+main()

@@ -1,0 +1,99 @@
+"""Real-browser helpers: the app under test on a free local port, Debian's Chromium, and the
+wait-for-rerun recipe from Streamlit's own end-to-end suite (shared TESTING.md)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+# Without the networking flags Chromium floods a closed network with refused connections.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+WAIT_MS = 30_000  # a cold first render takes 3–8 s here
+
+
+def require_chromium() -> None:
+    """Skip without a browser on a developer's machine; CI must have one."""
+    if os.path.exists(CHROMIUM):
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{CHROMIUM} is required in CI (scripts/setup.sh --browser installs it)")
+    pytest.skip(f"no {CHROMIUM}: install Debian's chromium (scripts/setup.sh --browser) to run this")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def streamlit_app(env: dict[str, str], log_path: Path):
+    """Start ``dashboard/app.py`` on 127.0.0.1 and a free port; yield its base URL."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true",
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    with open(log_path, "wb") as log:  # a file, not a PIPE: an unread pipe can block the server
+        proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **env}, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(base, proc, log_path)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # only the group started here
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _wait_healthy(base: str, proc: subprocess.Popen, log_path: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited ({proc.returncode}):\n{log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"streamlit not healthy after {timeout} s:\n{log_path.read_text()[-3000:]}")
+
+
+def wait_for_rerun(page) -> None:
+    """Until the script run that the last action started has finished and drawn."""
+    from playwright.sync_api import expect
+
+    page.wait_for_timeout(210)  # right after an action the app can still read the last "notRunning"
+    page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]', timeout=WAIT_MS)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=WAIT_MS)
+    expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=WAIT_MS)
+
+
+def plotly_traces(page, index: int = 0) -> list[dict]:
+    """The traces Plotly drew in the ``index``-th chart: meta, type and y values."""
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=WAIT_MS)
+    return page.evaluate(
+        """(i) => {
+            const plots = document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot');
+            return plots[i].data.map(t => ({meta: t.meta || null, type: t.type,
+                                            y: Array.from(t.y || [], v => (v === null ? null : Number(v)))}));
+        }""",
+        index,
+    )
