@@ -294,3 +294,15 @@ def test_scatter_one_point_per_run_with_names_for_hover():
 def test_scatter_categorical_param_uses_a_category_axis():
     fig = scatter_figure(runs_frame(), "model", "val/acc")
     assert list(fig.data[0].x) == ["cnn", "mlp"] and fig.layout.xaxis.type == "category"
+
+
+def test_run_names_with_markup_are_escaped_in_legends():
+    import pandas as pd
+
+    from dashboard.charts import curves_figure
+
+    df = pd.DataFrame({"run_id": ["a" * 32] * 2, "metric": ["m"] * 2, "step": [0, 1], "value": [1.0, 2.0],
+                       "first": [1.0, 2.0], "min": [1.0, 2.0], "max": [1.0, 2.0], "n": [1, 1],
+                       "timestamp": [0, 1], "epoch": [0.0, 0.0]})
+    fig = curves_figure(df, "m", labels={"a" * 32: "<b>bold</b>"})
+    assert {t.name for t in fig.data if t.meta["role"] == "line"} == {"&lt;b&gt;bold&lt;/b&gt;"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
@@ -30,3 +32,9 @@ def empty_figure(message: str) -> go.Figure:
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return fig
+
+
+def plain(text: object) -> str:
+    """Text for a legend, hover or axis: Plotly renders a subset of HTML (``<b>``, ``<a>``) in
+    names, so user-written run names and tags are escaped to show as typed."""
+    return html.escape(str(text), quote=False)

@@ -19,7 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from scipy.signal import lfilter
 
-from dashboard.charts._style import empty_figure, palette, rgba
+from dashboard.charts._style import empty_figure, palette, plain, rgba
 
 X_TITLES = {"step": "Step", "epoch": "Epoch", "relative": "Relative time (s)", "wall": "Wall time"}
 WEBGL_MIN_RUNS = 20  # auto WebGL above this many runs …
@@ -126,7 +126,8 @@ def curves_figure(curves: pd.DataFrame, metric: str, *, x: str = "step", smooth:
     runs = split_curves(curves, metric, x, logy=logy, start_times=start_times)
     if not runs:
         return empty_figure(f"No points yet for {metric}")
-    labels = labels or {}
+    labels = {k: plain(v) for k, v in (labels or {}).items()}
+    groups = {k: plain(v) for k, v in groups.items()} if groups else groups
     n_points = sum(c.x.size for c in runs)
     if webgl is None:
         webgl = len(runs) > WEBGL_MIN_RUNS or n_points > WEBGL_MIN_POINTS

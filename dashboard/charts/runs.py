@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.charts._style import empty_figure
+from dashboard.charts._style import empty_figure, plain
 from trainers.metrics import higher_is_better
 
 MISSING = "—"
@@ -42,7 +42,7 @@ def run_labels(runs: pd.DataFrame, labels: Mapping[str, str] | None = None) -> n
     labels = labels or {}
     names = runs["run_name"] if "run_name" in runs.columns else pd.Series(None, index=runs.index)
     return np.array([
-        labels.get(rid) or (name if isinstance(name, str) and name else rid[:8])
+        plain(labels.get(rid) or (name if isinstance(name, str) and name else rid[:8]))
         for rid, name in zip(runs["run_id"], names)
     ], dtype=object)
 
