@@ -9,6 +9,7 @@ reason — except under CI (``CI=true``), where they fail.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 
 import pytest
@@ -68,8 +69,24 @@ def pg_uri(pg_template):
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    """A migrated, WAL-mode SQLite store file, made once: MLflow's migrations take seconds."""
+    from trainers import tracking
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "mlflow.db"
+    tracking.prepare_store(f"sqlite:///{path}")
+    import sqlite3
+
+    with sqlite3.connect(path) as con:  # fold the WAL back so one file is the whole store
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
 @pytest.fixture
-def sqlite_uri(tmp_path):
+def sqlite_uri(tmp_path, sqlite_template):
+    """A fresh, migrated SQLite store for one test (a copy of the session's template)."""
+    shutil.copyfile(sqlite_template, tmp_path / "mlflow.db")
     return f"sqlite:///{tmp_path / 'mlflow.db'}"
 
 
