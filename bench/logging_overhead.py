@@ -19,6 +19,7 @@ import time
 import warnings
 
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.loggers import MLFlowLogger
 
 from trainers import tracking
@@ -66,7 +67,10 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch intra-op threads; 1 keeps OpenMP from spin-waiting on a shared 2-core box")
     args = p.parse_args()
+    torch.set_num_threads(args.threads)
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")

@@ -6,13 +6,21 @@ Run from the repository root: ``.venv/bin/python -m streamlit run dashboard/app.
 
 import streamlit as st
 
+from experiments.worker import ensure_started
+
 st.set_page_config(page_title="Runboard", page_icon=":material/monitoring:", layout="wide")
 
 PAGES = [
     st.Page("app_pages/runs.py", title="Runs", icon=":material/table_rows:", url_path="runs", default=True),
     st.Page("app_pages/compare.py", title="Compare", icon=":material/stacked_line_chart:", url_path="compare"),
     st.Page("app_pages/run.py", title="Run", icon=":material/insights:", url_path="run"),
+    st.Page("app_pages/launch.py", title="Launch", icon=":material/rocket_launch:", url_path="launch"),
+    st.Page("app_pages/activity.py", title="Activity", icon=":material/pending_actions:", url_path="activity"),
 ]
+
+# The launch queue lives in the store; one worker per store starts queued runs. Started once per
+# server process (cache_resource), so the queue moves whichever page is opened first.
+st.cache_resource(ensure_started)()
 
 page = st.navigation(PAGES, position="sidebar")
 st.sidebar.caption("Every view lives in its URL: copy the address bar to share it.")

@@ -108,3 +108,10 @@ def sqlite_store(sqlite_uri, tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", sqlite_uri)
     monkeypatch.setenv("RUNBOARD_ARTIFACT_ROOT", (tmp_path / "artifacts").as_uri())
     return sqlite_uri
+
+
+@pytest.fixture(autouse=True)
+def no_queue_worker_in_the_app(monkeypatch):
+    """The dashboard starts a queue worker on first page load; page tests drive the app in this
+    process, where a worker thread would outlive its temp store. Launch tests start their own."""
+    monkeypatch.setenv("RUNBOARD_WORKER", "off")

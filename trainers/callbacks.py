@@ -55,9 +55,10 @@ class ConfusionArtifacts(pl.Callback):
 
 
 class StopRequest(pl.Callback):
-    """SIGTERM / SIGINT ask for a graceful stop: the loop ends at the next step boundary and
-    the run is marked KILLED with every logged point kept. A second signal is not special:
-    Lightning raises at the next batch anyway."""
+    """SIGTERM / SIGINT (or the run's ``runboard.stop_requested`` tag, seen by the logger's writer
+    thread, which calls ``request``) ask for a graceful stop: the loop ends at the next step
+    boundary and the run is marked KILLED with every logged point kept. A second signal is not
+    special: Lightning raises at the next batch anyway."""
 
     def __init__(self):
         self.requested = False
@@ -72,6 +73,9 @@ class StopRequest(pl.Callback):
             signal.signal(sig, handler)
 
     def _handle(self, signum, frame):
+        self.requested = True
+
+    def request(self) -> None:
         self.requested = True
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):

@@ -4,7 +4,8 @@
 into ``MlflowClient.log_batch`` calls of up to 1,000 points when the buffer reaches
 ``flush_points`` or every ``flush_seconds``, at each epoch end (``request_flush``) and at
 ``finalize`` (blocking), so a finished or failed run has every point and a killed process loses
-at most one flush interval. Progress tags and artifacts travel on the same thread.
+at most one flush interval. Progress tags and artifacts travel on the same thread, and so does the
+check for a stop request (the ``runboard.stop_requested`` tag, read at most once per interval).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ MAX_BATCH = 1000  # MLflow's limit on entities per log_batch call
 
 
 class BatchWriter(threading.Thread):
-    def __init__(self, client, run_id: str, flush_points: int = 1000, flush_seconds: float = 2.0):
+    def __init__(self, client, run_id: str, flush_points: int = 1000, flush_seconds: float = 2.0, on_stop=None):
         super().__init__(name=f"runboard-writer-{run_id[:8]}", daemon=True)
+        self.on_stop = on_stop  # called once when the run's stop tag appears
+        self._next_stop_check = 0.0
         self.client, self.run_id = client, run_id
         self.flush_points, self.flush_seconds = flush_points, flush_seconds
         self._points: list[tuple[str, float, int, int]] = []  # (key, value, ms, step)
@@ -72,6 +75,22 @@ class BatchWriter(threading.Thread):
             self._drain()
             if closing and not self._has_work():
                 return
+            self._check_stop()
+
+    def _check_stop(self) -> None:
+        from trainers.run_record import STOP_TAG
+
+        if self.on_stop is None or time.monotonic() < self._next_stop_check:
+            return
+        self._next_stop_check = time.monotonic() + self.flush_seconds
+        try:
+            requested = STOP_TAG in self.client.get_run(self.run_id).data.tags
+        except Exception:  # noqa: BLE001 - a busy store delays the check, it must not end training
+            log.warning("runboard writer could not read the stop tag", exc_info=True)
+            return
+        if requested:
+            self.on_stop()
+            self.on_stop = None
 
     def _has_work(self) -> bool:
         with self._lock:
@@ -113,10 +132,10 @@ class BatchWriter(threading.Thread):
 class RunboardLogger(Logger):
     """A Lightning logger that writes to an existing MLflow run through a ``BatchWriter``."""
 
-    def __init__(self, client, run_id: str, flush_points: int = 1000, flush_seconds: float = 2.0):
+    def __init__(self, client, run_id: str, flush_points: int = 1000, flush_seconds: float = 2.0, on_stop=None):
         super().__init__()
         self._run_id = run_id
-        self.writer = BatchWriter(client, run_id, flush_points, flush_seconds)
+        self.writer = BatchWriter(client, run_id, flush_points, flush_seconds, on_stop)
         self.writer.start()
 
     @property

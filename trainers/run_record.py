@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 import shlex
 import socket
 import subprocess
@@ -19,6 +20,9 @@ TERMINAL = {"FINISHED", "FAILED", "KILLED"}
 SPEC_TAG = "runboard.spec"
 FAMILY_TAG = "runboard.family"
 ERROR_TAG = "runboard.error"
+PID_TAG = "runboard.pid"  # with runboard.host: lets a reaper on that host tell a live run from a dead one
+HOST_TAG = "runboard.host"
+STOP_TAG = "runboard.stop_requested"  # unix seconds; the trainer stops at the next step once it sees it
 
 
 @lru_cache(maxsize=1)
@@ -36,7 +40,8 @@ def run_tags(spec: RunSpec) -> dict[str, str]:
         SPEC_TAG: spec.to_json(),
         "runboard.version": __version__,
         "runboard.command": shlex.join([sys.executable, *sys.argv]),
-        "runboard.host": socket.gethostname(),
+        HOST_TAG: socket.gethostname(),
+        PID_TAG: str(os.getpid()),
         "mlflow.user": getpass.getuser(),
         "mlflow.source.name": "trainers.train",
         "mlflow.source.type": "LOCAL",

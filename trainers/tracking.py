@@ -127,3 +127,21 @@ def _experiment_artifacts(name: str, uri: str | None) -> str | None:
         return None
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
     return f"{root.rstrip('/')}/{safe}"
+
+
+def runtime_dir(uri: str | None = None) -> Path:
+    """Per-store scratch space of the launcher on this host: run logs, the worker lock.
+
+    Next to the SQLite file for a SQLite store, else ``mlruns/runtime/<store>`` (one folder per
+    database/server, so two stores never share a worker lock). ``RUNBOARD_RUNTIME_DIR`` overrides.
+    """
+    if root := os.environ.get("RUNBOARD_RUNTIME_DIR"):
+        path = Path(root)
+    elif (db := sqlite_path(uri or tracking_uri())) is not None:
+        path = db.parent / "runtime"
+    else:
+        parsed = urlparse(uri or tracking_uri())
+        label = f"{parsed.hostname or 'local'}_{parsed.port or ''}_{parsed.path.strip('/')}"
+        path = EMBEDDED_DIR / "runtime" / "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

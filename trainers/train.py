@@ -57,7 +57,7 @@ def _fit(spec: RunSpec, run_id: str, client, stop) -> dict[str, float]:
     pl.seed_everything(spec.config.seed, workers=True, verbose=False)
     model, data = get(spec.family).build(spec.config)
     run_record.log_model_facts(client, run_id, model)
-    logger = RunboardLogger(client, run_id)
+    logger = RunboardLogger(client, run_id, on_stop=stop.request)
     with tempfile.TemporaryDirectory(prefix="runboard-") as tmp:
         workdir = Path(tmp)
         (workdir / "confusion").mkdir()

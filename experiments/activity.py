@@ -1,0 +1,67 @@
+"""What the Queue/Activity view shows, as plain data: queued and running runs with their progress,
+recently ended launches, and the tail of a run's log. Pages read this; they never see MLflow."""
+
+from __future__ import annotations
+
+import time
+
+from experiments import queue
+from trainers import tracking
+from trainers.run_record import ERROR_TAG, FAMILY_TAG
+
+PROGRESS = "runboard.progress."
+
+
+def _num(tags: dict, key: str) -> float | None:
+    try:
+        return float(tags[key])
+    except (KeyError, ValueError):
+        return None
+
+
+def _row(run, now: float) -> dict:
+    tags = run.data.tags
+    step, total = _num(tags, PROGRESS + "step"), _num(tags, PROGRESS + "total_steps")
+    epoch, epochs = _num(tags, PROGRESS + "epoch"), _num(tags, PROGRESS + "max_epochs")
+    started = (run.info.start_time or 0) / 1000
+    beat = _num(tags, "runboard.heartbeat")
+    eta = None
+    if step and total and beat:
+        first = float(tags.get(queue.QUEUED, started))
+        eta = max(0.0, (beat - first) * (total - step) / step)  # includes queue wait: a cautious estimate
+    return {
+        "run_id": run.info.run_id, "name": run.info.run_name or run.info.run_id[:8], "status": run.info.status,
+        "family": tags.get(FAMILY_TAG, ""), "launched_by": tags.get(queue.LAUNCHED_BY, ""),
+        "parent_run_id": tags.get(queue.PARENT), "sweep": tags.get(queue.SWEEP_KIND),
+        "experiment_id": run.info.experiment_id, "queued_at": started,
+        "epoch": epoch, "max_epochs": epochs, "step": step, "total_steps": total,
+        "fraction": min(1.0, step / total) if step is not None and total else None,
+        "eta_s": eta, "heartbeat_age_s": now - beat if beat else None,
+        "stopping": queue.STOP_TAG in tags,
+        "error": tags.get(ERROR_TAG),
+    }
+
+
+def active(uri: str | None = None) -> list[dict]:
+    """Queued (oldest first, with their queue position) then running runs."""
+    now = time.time()
+    scheduled = [_row(r, now) for r in queue.runs_with_status("SCHEDULED", uri)]
+    for i, row in enumerate(scheduled, 1):
+        row["position"] = i
+    return scheduled + [_row(r, now) for r in queue.runs_with_status("RUNNING", uri)]
+
+
+def recent(limit: int = 20, uri: str | None = None) -> list[dict]:
+    """Launches (queued by Runboard) that ended, newest first."""
+    client, now = tracking.client(uri), time.time()
+    exps = [e.experiment_id for e in client.search_experiments()][:100]
+    runs = client.search_runs(exps, "attributes.status != 'RUNNING' and attributes.status != 'SCHEDULED'",
+                              max_results=limit * 3, order_by=["attributes.start_time DESC"]) if exps else []
+    return [_row(r, now) for r in runs if queue.QUEUED in r.data.tags or queue.SWEEP_KIND in r.data.tags][:limit]
+
+
+def logs(run_id: str, tail: int = 40, uri: str | None = None) -> str:
+    from experiments.executors import executor_for
+
+    tags = tracking.client(uri).get_run(run_id).data.tags
+    return executor_for(tags.get(queue.EXECUTOR, "local"), uri).logs(run_id, tail)

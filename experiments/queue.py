@@ -1,0 +1,157 @@
+"""The queue is the store: a launch is an MLflow run in status SCHEDULED, created at once.
+
+Everything a worker needs to start it (the validated spec as JSON, who launched it, its sweep
+parent) is in the run's tags, so a dashboard or worker restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import re
+import time
+from contextlib import contextmanager, nullcontext
+
+from mlflow.entities import Param
+
+from experiments import store
+from trainers import __version__, tracking
+from trainers.run_record import ERROR_TAG, FAMILY_TAG, SPEC_TAG, STOP_TAG, TERMINAL, params_of
+from trainers.spec import RunSpec
+
+LAUNCHED_BY = "runboard.launched_by"
+CLONED_FROM = "runboard.cloned_from"
+SUBMIT_KEY = "runboard.submit_key"
+QUEUED = "runboard.queued"  # set on every run created by submit (the reaper knows it had a worker)
+PARENT = "mlflow.parentRunId"
+EXECUTOR = "runboard.executor"
+STOP_GRACE = "runboard.stop_grace_s"
+SWEEP_KIND = "runboard.sweep.kind"
+SWEEP_TRIAL = "runboard.sweep.trial"
+_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+
+
+def launch_tags(spec: RunSpec, launched_by=None, parent_run_id=None, cloned_from=None, key=None) -> dict[str, str]:
+    tags = {
+        FAMILY_TAG: spec.family, SPEC_TAG: spec.to_json(), QUEUED: f"{time.time():.3f}",
+        "runboard.version": __version__, LAUNCHED_BY: launched_by or getpass.getuser(),
+        "mlflow.user": launched_by or getpass.getuser(), "mlflow.source.name": "trainers.train",
+    }
+    optional = {PARENT: parent_run_id, CLONED_FROM: cloned_from, SUBMIT_KEY: key}
+    return {**tags, **{k: v for k, v in optional.items() if v}}
+
+
+@contextmanager
+def submit_lock(uri: str):
+    """Serialises "find the key, else create" between every process of this host."""
+    with open(tracking.runtime_dir(uri) / "submit.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def find_by_key(client, experiment_id: str, key: str) -> str | None:
+    if not _KEY.match(key):  # the key is spliced into a filter string: plain characters only
+        raise ValueError(f"idempotency_key: 1-200 of A-Z a-z 0-9 _ . : - (got {key!r})")
+    found = client.search_runs([experiment_id], f"tags.`{SUBMIT_KEY}` = '{key}'", max_results=1, order_by=["attributes.start_time ASC"])
+    return found[0].info.run_id if found else None
+
+
+def submit(spec: RunSpec, launched_by: str | None = None, parent_run_id: str | None = None,
+           cloned_from: str | None = None, idempotency_key: str | None = None, uri: str | None = None,
+           extra_tags: dict[str, str] | None = None) -> str:
+    """Create the run for ``spec`` in status SCHEDULED and return its id.
+
+    With an ``idempotency_key`` a second submit with the same key in the same experiment returns
+    the first run (a double-clicked Launch or a Streamlit rerun starts one run).
+    """
+    uri = uri or tracking.tracking_uri()
+    client = tracking.client(uri)
+    exp = tracking.experiment_id(spec.experiment, uri)
+    with submit_lock(uri) if idempotency_key else nullcontext():
+        if idempotency_key and (found := find_by_key(client, exp, idempotency_key)):
+            return found
+        tags = {**launch_tags(spec, launched_by, parent_run_id, cloned_from, idempotency_key), **(extra_tags or {})}
+        run_id = client.create_run(exp, tags=tags, run_name=spec.run_name).info.run_id
+        # create_run makes it RUNNING; the reaper leaves a QUEUED run without a pid alone for a
+        # minute, and the params go in before SCHEDULED so a worker never sees a run without them.
+        client.log_batch(run_id, params=[Param(k, v) for k, v in params_of(spec).items()])
+        client.update_run(run_id, status="SCHEDULED")
+    return run_id
+
+
+def cancel(run_id: str, uri: str | None = None) -> bool:
+    """Take a SCHEDULED run off the queue (KILLED, never started). A sweep parent takes its
+    queued trials with it. False when the run already started or ended."""
+    uri = uri or tracking.tracking_uri()
+    client = tracking.client(uri)
+    run = client.get_run(run_id)
+    if SWEEP_KIND in run.data.tags:
+        for child in children(run_id, run.info.experiment_id, uri):
+            if child.info.status == "SCHEDULED":
+                store.cancel(child.info.run_id, uri)
+        return store.end_if_active(run_id, "KILLED", "sweep cancelled", uri)
+    if store.cancel(run_id, uri):
+        client.set_tag(run_id, ERROR_TAG, "cancelled before it started")
+        return True
+    return False
+
+
+def stop(run_id: str, grace_s: float = 30.0, uri: str | None = None) -> str:
+    """Cancel a queued run, or ask a running one to stop (then signal it after ``grace_s``).
+    Returns what happened: "cancelled", "stopping" or the run's terminal status."""
+    from experiments.executors import executor_for
+
+    uri = uri or tracking.tracking_uri()
+    if cancel(run_id, uri):
+        return "cancelled"
+    run = tracking.client(uri).get_run(run_id)
+    if run.info.status in TERMINAL:
+        return run.info.status
+    executor_for(run.data.tags.get(EXECUTOR, "local"), uri).stop(run_id, grace_s)
+    return "stopping"
+
+
+def children(parent_run_id: str, experiment_id: str, uri: str | None = None) -> list:
+    client = tracking.client(uri)
+    return client.search_runs([experiment_id], f"tags.`{PARENT}` = '{parent_run_id}'", max_results=10_000,
+                              order_by=["attributes.start_time ASC"])
+
+
+def runs_with_status(status: str, uri: str | None = None) -> list:
+    """Active runs in ``status`` across every experiment, oldest first (the queue's FIFO)."""
+    client = tracking.client(uri)
+    exps = [e.experiment_id for e in client.search_experiments()]
+    out = []
+    for i in range(0, len(exps), 100):  # search_runs takes at most 100 experiments
+        out += client.search_runs(exps[i : i + 100], f"attributes.status = '{status}'", max_results=50_000,
+                                  order_by=["attributes.start_time ASC", "attributes.run_id ASC"])
+    return sorted(out, key=lambda r: (r.info.start_time or 0, r.info.run_id))
+
+
+def stop_requested(run) -> float | None:
+    value = run.data.tags.get(STOP_TAG)
+    return float(value) if value else None
+
+
+def launch_form(family: str, raw: dict, experiment=None, run_name=None, launched_by: str | None = None,
+                cloned_from: str | None = None, idempotency_key: str | None = None, uri: str | None = None):
+    """What the Launch page calls: validate the form, and only if it is valid queue the run.
+    Returns ``(run_id, {})`` or ``(None, {field: message})`` (then nothing was created)."""
+    from experiments import forms
+
+    spec, errors = forms.validate(family, raw, experiment, run_name)
+    if errors:
+        return None, errors
+    return submit(spec, launched_by, cloned_from=cloned_from, idempotency_key=idempotency_key, uri=uri), {}
+
+
+def clone_source(run_id: str, uri: str | None = None) -> dict:
+    """The launch a run came from: ``{"family", "values", "experiment", "name"}`` for a pre-filled form."""
+    import json
+
+    tags = tracking.client(uri).get_run(run_id).data.tags
+    doc = json.loads(tags[SPEC_TAG])
+    return {"family": doc["family"], "values": doc.get("config") or {}, "experiment": doc.get("experiment"), "name": doc.get("name")}

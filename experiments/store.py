@@ -1,0 +1,70 @@
+"""Run status transitions that must be atomic: claim, cancel, fail.
+
+MLflow's API has no compare-and-set: ``get_run`` then ``update_run`` lets two workers both start
+one SCHEDULED run, or a reaper overwrite a status the trainer just set. So on database stores these
+three transitions are one conditional ``UPDATE runs … WHERE status = <expected>`` (issue 5 asks for
+"nothing runs twice" and "a terminal status is never overwritten", which DESIGN.md's "writes go
+through MLflow's API" cannot give). The row count says who won. On an ``http(s)://`` store there is
+no SQL: the fallback reads then writes, which is safe because only one worker per store starts
+runs (see ``experiments.worker``).
+"""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+
+import sqlalchemy as sa
+
+from trainers import tracking
+from trainers.run_record import ERROR_TAG, TERMINAL
+
+_ACTIVE = tuple(sorted({"RUNNING", "SCHEDULED"}))
+
+
+@lru_cache(maxsize=None)
+def _engine(uri: str) -> sa.Engine:
+    tracking.prepare_store(uri)
+    if tracking.sqlite_path(uri) is not None:
+        return sa.create_engine(uri, connect_args={"timeout": 30})
+    return sa.create_engine(uri, pool_pre_ping=True)
+
+
+def _move(run_id: str, to: str, from_: tuple[str, ...], uri: str, end: bool) -> bool:
+    if not tracking.is_database(uri):
+        c = tracking.client(uri)
+        if c.get_run(run_id).info.status not in from_:
+            return False
+        if end:
+            c.set_terminated(run_id, to)
+        else:
+            c.update_run(run_id, status=to)
+        return True
+    sql = "UPDATE runs SET status = :to" + (", end_time = :now" if end else "")
+    sql += " WHERE run_uuid = :id AND lifecycle_stage = 'active' AND status IN :from_"
+    stmt = sa.text(sql).bindparams(sa.bindparam("from_", expanding=True))
+    with _engine(uri).begin() as con:
+        res = con.execute(stmt, {"to": to, "now": int(time.time() * 1000), "id": run_id, "from_": list(from_)})
+        return res.rowcount == 1
+
+
+def claim(run_id: str, uri: str | None = None) -> bool:
+    """SCHEDULED -> RUNNING; True for exactly one caller (the one that may start the process)."""
+    return _move(run_id, "RUNNING", ("SCHEDULED",), uri or tracking.tracking_uri(), end=False)
+
+
+def cancel(run_id: str, uri: str | None = None) -> bool:
+    """SCHEDULED -> KILLED (never started); False if it already started or ended."""
+    return _move(run_id, "KILLED", ("SCHEDULED",), uri or tracking.tracking_uri(), end=True)
+
+
+def end_if_active(run_id: str, status: str, reason: str | None, uri: str | None = None) -> bool:
+    """SCHEDULED/RUNNING -> ``status`` (with a reason tag if given); a terminal status is never
+    overwritten. True if this call ended the run."""
+    assert status in TERMINAL
+    uri = uri or tracking.tracking_uri()
+    if not _move(run_id, status, _ACTIVE, uri, end=True):
+        return False
+    if reason:
+        tracking.client(uri).set_tag(run_id, ERROR_TAG, reason[:5000])
+    return True

@@ -1,0 +1,154 @@
+"""The loop that turns the queue into processes and makes sure no run outlives its process.
+
+Each ``tick``: collect children that exited (a run they left RUNNING -> FAILED, or KILLED after a
+stop request), force runs past their stop grace period, reconcile the store against live processes
+(at start-up and every ``reconcile_s``), move sweeps on, then start SCHEDULED runs oldest first up
+to the executor's limit and each sweep's parallelism.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+
+from experiments import queue, store, sweeps
+from experiments.executors.local import pid_alive
+from trainers import tracking
+from trainers.run_record import HOST_TAG, PID_TAG, TERMINAL
+
+log = logging.getLogger(__name__)
+HEARTBEAT = "runboard.heartbeat"
+CLAIM_TIMEOUT_S = 60.0  # a queued run RUNNING this long with no pid lost its worker before the spawn
+
+
+def stale_after_s() -> float:
+    return float(os.environ.get("RUNBOARD_STALE_S", "600"))
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is None:
+        return "the trainer process exited without ending the run"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"the trainer process was killed by {name} (out of memory or kill -9?) without ending the run"
+    return f"the trainer process exited with code {code} without ending the run"
+
+
+class Supervisor:
+    def __init__(self, executor, uri: str | None = None, reconcile_s: float = 10.0, stale_s: float | None = None):
+        self.executor = executor
+        self.uri = uri or tracking.tracking_uri()
+        self.reconcile_s = reconcile_s
+        self.stale_s = stale_after_s() if stale_s is None else stale_s
+        self.host = socket.gethostname()
+        self._next_reconcile = 0.0
+
+    def run(self, stop: threading.Event, poll_s: float = 0.5) -> None:
+        while not stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - a store hiccup must not end the queue; next tick retries
+                log.exception("supervisor tick failed")
+            stop.wait(poll_s)
+
+    def tick(self) -> None:
+        self.reap()
+        running = queue.runs_with_status("RUNNING", self.uri)
+        self.enforce_stops(running)
+        if time.monotonic() >= self._next_reconcile:
+            self.reconcile(running)
+            self._next_reconcile = time.monotonic() + self.reconcile_s
+        for parent in (r for r in running if queue.SWEEP_KIND in r.data.tags):
+            try:
+                sweeps.advance(parent, self.uri)
+            except Exception:  # noqa: BLE001 - one broken sweep must not stop the queue
+                log.exception("sweep %s could not advance", parent.info.run_id)
+        self.start_queued(running)
+
+    def reap(self) -> None:
+        client = tracking.client(self.uri)
+        for run_id, code in self.executor.reap():
+            run = client.get_run(run_id)
+            if run.info.status in TERMINAL:
+                continue
+            if queue.stop_requested(run):
+                store.end_if_active(run_id, "KILLED", "stopped by request; " + _exit_reason(code), self.uri)
+            else:
+                store.end_if_active(run_id, "FAILED", _exit_reason(code), self.uri)
+
+    def enforce_stops(self, running: list) -> None:
+        for run in running:
+            asked = queue.stop_requested(run)
+            grace = float(run.data.tags.get(queue.STOP_GRACE, "30"))
+            if asked and time.time() > asked + grace and self.executor.watches(run.info.run_id):
+                self.executor.kill(run.info.run_id)
+
+    def reconcile(self, running: list | None = None) -> list[str]:
+        """Mark RUNNING runs whose process is gone (or silent too long) FAILED; adopt live ones
+        an earlier worker started. Returns the run ids it failed."""
+        failed = []
+        for run in running if running is not None else queue.runs_with_status("RUNNING", self.uri):
+            reason = self._orphan_reason(run)
+            if reason and store.end_if_active(run.info.run_id, "FAILED", reason, self.uri):
+                failed.append(run.info.run_id)
+                log.warning("run %s marked FAILED: %s", run.info.run_id, reason)
+        return failed
+
+    def _orphan_reason(self, run) -> str | None:
+        run_id, tags = run.info.run_id, run.data.tags
+        if queue.SWEEP_KIND in tags or self.executor.watches(run_id):
+            return None  # a sweep parent has no process; our own children are wait()ed for
+        pid = tags.get(PID_TAG, "")
+        local = tags.get(HOST_TAG) == self.host and pid.isdigit()
+        alive = local and pid_alive(int(pid), run_id, (run.info.start_time or 0) / 1000)
+        if local and not alive:
+            return f"reconciled: process {pid} on {self.host} is gone and the run never ended"
+        beat = tags.get(HEARTBEAT)
+        if beat and time.time() - float(beat) > self.stale_s:
+            if alive:
+                os.killpg(int(pid), signal.SIGKILL)
+            return f"reconciled: no heartbeat for {time.time() - float(beat):.0f} s (limit {self.stale_s:.0f} s)"
+        if alive:
+            if queue.QUEUED in tags:  # a launch an earlier worker started: watch it, count its slot
+                self.executor.adopt(run_id, pid)
+            return None
+        started = max(float(tags.get(queue.QUEUED, 0)), (run.info.start_time or 0) / 1000)
+        if queue.QUEUED in tags and not pid and time.time() - started > CLAIM_TIMEOUT_S:
+            return "reconciled: the worker stopped after claiming the run and before starting its process"
+        return None
+
+    def start_queued(self, running: list) -> list[str]:
+        room = self.executor.limit - len(self.executor.running())
+        if room <= 0:
+            return []
+        parents = {r.info.run_id: r for r in running if queue.SWEEP_KIND in r.data.tags}
+        busy: dict[str, int] = {}
+        for r in running:
+            if parent := r.data.tags.get(queue.PARENT):
+                busy[parent] = busy.get(parent, 0) + 1
+        started = []
+        for run in queue.runs_with_status("SCHEDULED", self.uri):
+            if room <= 0:
+                break
+            parent = run.data.tags.get(queue.PARENT)
+            if parent in parents and busy.get(parent, 0) >= sweeps.parallelism(parents[parent]):
+                continue
+            if not store.claim(run.info.run_id, self.uri):
+                continue  # cancelled or taken since we listed it
+            try:
+                self.executor.start(run.info.run_id)
+            except Exception as exc:  # noqa: BLE001 - a run that cannot start fails, the queue goes on
+                store.end_if_active(run.info.run_id, "FAILED", f"could not start the trainer: {exc}", self.uri)
+                continue
+            started.append(run.info.run_id)
+            room -= 1
+            if parent:
+                busy[parent] = busy.get(parent, 0) + 1
+        return started

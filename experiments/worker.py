@@ -1,0 +1,109 @@
+"""``python -m experiments.worker``: start queued runs and supervise them until stopped.
+
+Only one worker per store starts runs: it holds an exclusive lock on ``worker.lock`` in the store's
+runtime folder (``trainers.tracking.runtime_dir``) for its whole life; the OS drops the lock when
+the process dies, however it dies, so a restarted worker never waits for a stale lock. A second
+worker (or the dashboard's thread, see ``start_in_thread``) finds the lock taken and stands by.
+Stopping the worker leaves its trainers running; the next worker adopts or reconciles them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import logging
+import os
+import signal
+import sys
+import threading
+
+from experiments.executors import executor_for
+from experiments.supervisor import Supervisor
+from trainers import tracking
+
+log = logging.getLogger("experiments.worker")
+
+
+def acquire_lock(uri: str):
+    """The open lock file if this process is now the store's worker, else None."""
+    fh = open(tracking.runtime_dir(uri) / "worker.lock", "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        return None
+    fh.truncate(0)
+    fh.write(f"{os.getpid()}\n")
+    fh.flush()
+    return fh
+
+
+class Worker:
+    """A supervisor loop holding the store's worker lock, in a thread or in the foreground."""
+
+    def __init__(self, uri: str | None = None, limit: int | None = None, poll_s: float = 0.5, executor: str = "local"):
+        self.uri = tracking.prepare_store(uri or tracking.tracking_uri())
+        self.supervisor = Supervisor(executor_for(executor, self.uri, limit), self.uri)
+        self.poll_s = poll_s
+        self.stopping = threading.Event()
+        self._lock = None
+        self.thread: threading.Thread | None = None
+
+    def acquire(self) -> bool:
+        self._lock = acquire_lock(self.uri)
+        return self._lock is not None
+
+    def run(self) -> None:
+        try:
+            self.supervisor.reconcile()  # at start-up: runs an earlier worker left behind
+            self.supervisor.run(self.stopping, self.poll_s)
+        finally:
+            if self._lock is not None:
+                self._lock.close()
+                self._lock = None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stopping.set()
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+
+def start_in_thread(uri: str | None = None, limit: int | None = None, poll_s: float = 0.5) -> Worker | None:
+    """Run the worker in a daemon thread of this process (the dashboard's), if no other process
+    is the store's worker. Returns None when one already is."""
+    worker = Worker(uri, limit, poll_s)
+    if not worker.acquire():
+        return None
+    worker.thread = threading.Thread(target=worker.run, name="runboard-worker", daemon=True)
+    worker.thread.start()
+    return worker
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m experiments.worker", description=__doc__.split("\n\n")[0])
+    p.add_argument("--limit", type=int, help="runs at once (default: RUNBOARD_MAX_RUNS, else cores - 1)")
+    p.add_argument("--poll", type=float, default=0.5, help="seconds between queue checks")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("RUNBOARD_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    worker = Worker(limit=args.limit, poll_s=args.poll)
+    if not worker.acquire():
+        print("another worker already serves this store; standing down", file=sys.stderr)
+        return 3
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: worker.stopping.set())
+    log.info("worker %d serving the store, up to %d runs at once", os.getpid(), worker.supervisor.executor.limit)
+    worker.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+def ensure_started() -> Worker | None:
+    """For the dashboard (wrap in ``st.cache_resource``): run the queue in this process unless
+    ``RUNBOARD_WORKER=off`` (e.g. a separate ``python -m experiments.worker`` serves it, or tests)
+    or another process already is the store's worker."""
+    if os.environ.get("RUNBOARD_WORKER", "thread").lower() in ("off", "0", "false", "no"):
+        return None
+    return start_in_thread()

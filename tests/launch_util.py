@@ -1,0 +1,68 @@
+"""Helpers shared by the launch tests: the environment trainers need to find the "tiny" family,
+waiting on the store, and cleaning up every trainer a test started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from experiments.executors.local import pid_alive
+from trainers import tracking
+from trainers.run_record import PID_TAG
+
+TESTS = Path(__file__).parent
+
+
+@pytest.fixture(autouse=True)
+def runtime_in_tmp(tmp_path, monkeypatch):
+    """Logs and locks in the test's folder (a PostgreSQL store's default is under mlruns/)."""
+    monkeypatch.setenv("RUNBOARD_RUNTIME_DIR", str(tmp_path / "runtime"))
+
+
+def set_launch_env(monkeypatch) -> None:
+    """Trainers started by the executor inherit these through its environment allow-list."""
+    monkeypatch.setenv("PYTHONPATH", f"{tracking.REPO}{os.pathsep}{TESTS}")
+    monkeypatch.setenv("RUNBOARD_FAMILIES", "tiny_family")
+
+
+def all_runs(uri=None) -> list:
+    c = tracking.client(uri)
+    return [r for e in c.search_experiments() for r in c.search_runs([e.experiment_id], max_results=10_000)]
+
+
+def wait_until(predicate, timeout: float, every: float = 0.2, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(every)
+
+
+def children_of_this_process() -> set[int]:
+    me = str(os.getpid())
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if stat.read_text().rsplit(")", 1)[1].split()[1] == me:
+                out.add(int(stat.parent.name))
+        except (OSError, IndexError):
+            continue
+    return out
+
+
+def kill_trainers(uri=None) -> None:
+    """SIGKILL every trainer process group the store knows about (test teardown)."""
+    for run in all_runs(uri):
+        pid = run.data.tags.get(PID_TAG, "")
+        if pid.isdigit() and pid_alive(int(pid), run.info.run_id):
+            try:
+                os.killpg(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
