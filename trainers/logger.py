@@ -19,6 +19,8 @@ from mlflow.entities import Metric, RunTag
 from pytorch_lightning.loggers.logger import Logger
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
+from trainers.metrics import EPOCH
+
 log = logging.getLogger(__name__)
 MAX_BATCH = 1000  # MLflow's limit on entities per log_batch call
 
@@ -37,6 +39,7 @@ class BatchWriter(threading.Thread):
         self._wake = threading.Event()
         self._closing = False
         self.errors = 0
+        self.busy_seconds = 0.0  # time spent writing: the most this thread can cost training
 
     # --- training thread side -------------------------------------------------------------
     def add_points(self, points: list[tuple[str, float, int, int]]) -> None:
@@ -72,7 +75,9 @@ class BatchWriter(threading.Thread):
             self._wake.wait(self.flush_seconds)
             self._wake.clear()
             closing = self._closing
+            start = time.perf_counter()
             self._drain()
+            self.busy_seconds += time.perf_counter() - start
             if closing and not self._has_work():
                 return
             self._check_stop()
@@ -135,6 +140,7 @@ class RunboardLogger(Logger):
     def __init__(self, client, run_id: str, flush_points: int = 1000, flush_seconds: float = 2.0, on_stop=None):
         super().__init__()
         self._run_id = run_id
+        self._last_epoch: float | None = None
         self.writer = BatchWriter(client, run_id, flush_points, flush_seconds, on_stop)
         self.writer.start()
 
@@ -158,7 +164,13 @@ class RunboardLogger(Logger):
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         ms = int(time.time() * 1000)
         step = int(step or 0)
-        self.writer.add_points([(k, float(v), ms, step) for k, v in metrics.items()])
+        points = [(k, float(v), ms, step) for k, v in metrics.items() if k != EPOCH]
+        # Lightning adds ``epoch`` to every call; its first step per value is all a reader needs
+        # to map steps to epochs, and the repeats would double the rows written.
+        if EPOCH in metrics and float(metrics[EPOCH]) != self._last_epoch:
+            self._last_epoch = float(metrics[EPOCH])
+            points.append((EPOCH, self._last_epoch, ms, step))
+        self.writer.add_points(points)
 
     def log_artifact(self, local_path: str | Path, artifact_dir: str | None = None) -> None:
         self.writer.add_artifact(str(local_path), artifact_dir)
