@@ -48,3 +48,33 @@ def test_zooming_around_the_spike_gives_full_detail(store):
     assert (df["n"] == 1).all() and df["step"].tolist() == list(range(spike_at - 200, spike_at + 201))
     assert df.set_index("step").loc[spike_at, "value"] == SPIKE
     assert df.attrs["total_points"][(run_id, "train/loss")] == 401
+
+
+def _ys(fig: dict) -> np.ndarray:
+    """Every y value of every trace; Plotly ships numpy arrays as base64 typed arrays."""
+    import base64
+
+    out = []
+    for trace in fig["data"]:
+        y = trace.get("y")
+        if isinstance(y, dict) and "bdata" in y:
+            out.append(np.frombuffer(base64.b64decode(y["bdata"]), dtype=np.dtype(y["dtype"])).astype(float))
+        elif y is not None:
+            out.append(np.asarray(y, dtype=float))
+    return np.concatenate(out) if out else np.array([])
+
+
+@pytest.mark.slow
+def test_compare_chart_of_a_million_step_curve_contains_the_spike(sqlite_store):
+    import json
+
+    from streamlit.testing.v1 import AppTest
+
+    run_id, _ = _spiked(sqlite_store, POINTS)
+    at = AppTest.from_file(str(tracking.REPO / "dashboard" / "app.py"), default_timeout=120)
+    at.switch_page("app_pages/compare.py")
+    at.query_params["runs"], at.query_params["metrics"] = run_id, "train/loss"
+    at.run()
+    assert not at.exception
+    (fig,) = [json.loads(el.proto.spec) for el in at.get("plotly_chart")][:1]
+    assert SPIKE in _ys(fig)

@@ -87,7 +87,8 @@ class BatchWriter(threading.Thread):
 
         if self.on_stop is None or time.monotonic() < self._next_stop_check:
             return
-        self._next_stop_check = time.monotonic() + self.flush_seconds
+        # get_run reads the whole run: every 5 s is plenty (a local stop also sends SIGTERM).
+        self._next_stop_check = time.monotonic() + max(5.0, self.flush_seconds)
         try:
             requested = STOP_TAG in self.client.get_run(self.run_id).data.tags
         except Exception:  # noqa: BLE001 - a busy store delays the check, it must not end training
