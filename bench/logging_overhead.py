@@ -45,7 +45,7 @@ def fit_seconds(steps: int, make_logger) -> tuple[float, float, int]:
         trainer.fit(model, datamodule=data)
         if isinstance(logger, RunboardLogger):
             logger.close()
-            print(f"    Runboard writer thread busy {logger.writer.busy_seconds:.2f} s", flush=True)
+            print(f"    Runboard writer thread (in the training process) busy {logger.writer.busy_seconds:.2f} s", flush=True)
         return time.perf_counter() - start, time.process_time() - cpu, count()
 
 

@@ -1,4 +1,5 @@
-"""The one logging path: buffer in the training thread, write batches off it.
+"""The one logging path: buffer in the training thread, write batches off it (and, by default,
+off the training process: see ``trainers.log_sinks``).
 
 ``log_metrics`` only appends a tuple to a list (microseconds). A writer thread turns the buffer
 into ``MlflowClient.log_batch`` calls of up to 1,000 points when the buffer reaches
@@ -15,14 +16,13 @@ import threading
 import time
 from pathlib import Path
 
-from mlflow.entities import Metric, RunTag
 from pytorch_lightning.loggers.logger import Logger
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
+from trainers.log_sinks import open_sink
 from trainers.metrics import EPOCH
 
 log = logging.getLogger(__name__)
-MAX_BATCH = 1000  # MLflow's limit on entities per log_batch call
 
 
 class BatchWriter(threading.Thread):
@@ -38,8 +38,8 @@ class BatchWriter(threading.Thread):
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._closing = False
-        self.errors = 0
         self.busy_seconds = 0.0  # time spent writing: the most this thread can cost training
+        self.sink = open_sink(client, run_id)
 
     # --- training thread side -------------------------------------------------------------
     def add_points(self, points: list[tuple[str, float, int, int]]) -> None:
@@ -68,6 +68,7 @@ class BatchWriter(threading.Thread):
         self.join(timeout)
         if self.is_alive():
             log.error("runboard writer did not drain within %.0f s", timeout)
+        self.sink.close(timeout)
 
     # --- writer thread ----------------------------------------------------------------------
     def run(self) -> None:
@@ -111,28 +112,8 @@ class BatchWriter(threading.Thread):
 
     def _drain(self) -> None:
         points, tags, artifacts = self._take()
-        metrics = [Metric(k, v, ts, step) for k, v, ts, step in points]
-        tag_list = [RunTag(k, v) for k, v in tags.items()]
-        for i in range(0, max(len(metrics), 1), MAX_BATCH):
-            chunk = metrics[i : i + MAX_BATCH]
-            extra = tag_list if i == 0 else []
-            if chunk or extra:
-                self._retry(lambda: self.client.log_batch(self.run_id, metrics=chunk, tags=extra))
-        for local, artifact_dir in artifacts:
-            self._retry(lambda: self.client.log_artifact(self.run_id, local, artifact_dir))
-
-    def _retry(self, call, attempts: int = 5) -> None:
-        """A busy store (SQLite lock, network blip) must not lose points: back off and retry."""
-        for attempt in range(attempts):
-            try:
-                call()
-                return
-            except Exception:  # noqa: BLE001 - any store error is retried, then reported
-                self.errors += 1
-                if attempt == attempts - 1:
-                    log.exception("runboard writer gave up after %d attempts", attempts)
-                    raise
-                time.sleep(0.2 * 2**attempt)
+        if points or tags or artifacts:
+            self.sink.write(points, tags, artifacts)
 
 
 class RunboardLogger(Logger):

@@ -1,0 +1,125 @@
+"""Where the logger's batches go: straight to the store, or to a writer process that does it.
+
+MLflow's ``log_batch`` spends ~0.15 ms of Python (SQLAlchemy ORM) per point. In a thread of the
+training process that work holds the GIL against the training loop; in a child process it runs
+on another core. So by default batches are pickled down a pipe to ``python -m trainers.log_sinks``
+(``RUNBOARD_LOG_WRITER=thread`` keeps them in-process). The child ignores SIGTERM/SIGINT — a stop
+signal to the trainer's process group must not cut the tail — and exits when the pipe closes,
+after writing everything it was sent, also when the trainer itself was SIGKILLed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+
+log = logging.getLogger(__name__)
+MAX_BATCH = 1000  # MLflow's limit on entities per log_batch call
+Batch = tuple[list[tuple[str, float, int, int]], dict[str, str], list[tuple[str, str | None]]]
+
+
+class DirectSink:
+    """Writes batches with the MLflow client, retrying a busy store instead of losing points."""
+
+    def __init__(self, client, run_id: str):
+        self.client, self.run_id = client, run_id
+
+    def write(self, points, tags, artifacts) -> None:
+        from mlflow.entities import Metric, RunTag
+
+        metrics = [Metric(k, v, ts, step) for k, v, ts, step in points]
+        tag_list = [RunTag(k, v) for k, v in tags.items()]
+        for i in range(0, max(len(metrics), 1), MAX_BATCH):
+            chunk, extra = metrics[i : i + MAX_BATCH], (tag_list if i == 0 else [])
+            if chunk or extra:
+                self._retry(lambda: self.client.log_batch(self.run_id, metrics=chunk, tags=extra))
+        for local, artifact_dir in artifacts:
+            self._retry(lambda: self.client.log_artifact(self.run_id, local, artifact_dir))
+
+    def _retry(self, call, attempts: int = 5) -> None:
+        for attempt in range(attempts):
+            try:
+                return call()
+            except Exception:  # noqa: BLE001 - any store error is retried, then reported
+                if attempt == attempts - 1:
+                    log.exception("runboard writer gave up after %d attempts", attempts)
+                    raise
+                time.sleep(0.2 * 2**attempt)
+
+    def close(self, timeout: float) -> None:
+        pass
+
+
+class ProcessSink:
+    """Sends batches to a child writer process; falls back to a ``DirectSink`` if it dies."""
+
+    def __init__(self, client, run_id: str):
+        from trainers import tracking
+
+        self.fallback = DirectSink(client, run_id)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tracking.REPO), os.environ.get("PYTHONPATH")]))}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "trainers.log_sinks", "--uri", client.tracking_uri, "--run-id", run_id],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, cwd=tracking.REPO, env=env,
+        )
+
+    def write(self, points, tags, artifacts) -> None:
+        if self.proc is not None:
+            try:
+                pickle.dump((points, tags, artifacts), self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                self.proc.stdin.flush()
+                return
+            except (BrokenPipeError, OSError):
+                log.warning("runboard writer process exited (%s); writing in-process", self.proc.poll())
+                self.proc = None
+        self.fallback.write(points, tags, artifacts)
+
+    def close(self, timeout: float) -> None:
+        """Close the pipe and wait until the child has written everything it was sent."""
+        if self.proc is None:
+            return
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.error("runboard writer process did not drain within %.0f s", timeout)
+            return
+        if code != 0:
+            log.error("runboard writer process failed (exit %s); some points may be missing", code)
+
+
+def open_sink(client, run_id: str):
+    if os.environ.get("RUNBOARD_LOG_WRITER", "process") == "thread":
+        return DirectSink(client, run_id)
+    return ProcessSink(client, run_id)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(prog="python -m trainers.log_sinks", description="Runboard's writer process.")
+    p.add_argument("--uri", required=True)
+    p.add_argument("--run-id", required=True)
+    args = p.parse_args()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # the trainer decides when we stop: pipe EOF
+        signal.signal(sig, signal.SIG_IGN)
+    from mlflow import MlflowClient
+
+    sink = DirectSink(MlflowClient(tracking_uri=args.uri), args.run_id)
+    while True:
+        try:
+            points, tags, artifacts = pickle.load(sys.stdin.buffer)
+        except (EOFError, pickle.UnpicklingError):  # closed, or cut mid-batch by a SIGKILLed trainer
+            return 0
+        sink.write(points, tags, artifacts)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
