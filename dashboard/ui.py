@@ -124,7 +124,11 @@ def url_state(prefix: str, seed: Callable[[ViewState, dict[str, str]], None],
     if not current and last:
         current = dict(last)
     state, notices = viewstate.from_params(current)
-    fresh = current != last or any(k not in st.session_state for k in widget_keys)
+    # A rerun can carry a URL this page wrote a moment ago but the browser had not shown yet
+    # (fast slider key presses): that is our own stale URL, not a new link — re-seeding from it
+    # would undo the user's latest change.
+    ours = st.session_state.get(f"{prefix}_urls", [])
+    fresh = (current != last and current not in ours) or any(k not in st.session_state for k in widget_keys)
     if fresh:
         seed(state, current)
         for text in notices:
@@ -139,6 +143,8 @@ def write_url(prefix: str, state: ViewState, extra: Mapping[str, str] | None = N
     if {k: st.query_params[k] for k in st.query_params} != params:
         st.query_params.from_dict(params)
     st.session_state[f"{prefix}_url"] = params
+    recent = [p for p in st.session_state.get(f"{prefix}_urls", []) if p != params][-9:]
+    st.session_state[f"{prefix}_urls"] = [*recent, params]
 
 
 def seed_key(key: str, value, options: Iterable | None = None) -> None:

@@ -87,13 +87,14 @@ def wait_for_rerun(page) -> None:
 
 
 def plotly_traces(page, index: int = 0) -> list[dict]:
-    """The traces Plotly drew in the ``index``-th chart: meta, type and y values."""
+    """The traces Plotly drew in the ``index``-th chart: meta, type and y values (numeric arrays
+    arrive base64-packed as ``{dtype, bdata}``; Plotly keeps the decoded array in ``_inputArray``)."""
     page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=WAIT_MS)
     return page.evaluate(
         """(i) => {
             const plots = document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot');
             return plots[i].data.map(t => ({meta: t.meta || null, type: t.type,
-                                            y: Array.from(t.y || [], v => (v === null ? null : Number(v)))}));
+                                            y: Array.from((t.y && t.y._inputArray) || t.y || [], v => (v === null ? null : Number(v)))}));
         }""",
         index,
     )

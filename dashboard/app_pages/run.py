@@ -15,6 +15,7 @@ from dashboard.charts import confusion_figure, curves_figure
 from dashboard.viewstate import ViewState
 
 PREFIX = "run"
+SPEC_TAG = "runboard.spec"  # trainers.run_record.SPEC_TAG: the launch a run came from
 PROGRESS = "runboard.progress."
 HEARTBEAT = "runboard.heartbeat"
 STALE_AFTER_S = 120  # a RUNNING run whose heartbeat is older than this probably died
@@ -187,6 +188,9 @@ def main() -> None:
     link = ui.mlflow_run_url(str(info.get("experiment_id")), rid)
     if link:
         st.link_button("Open in MLflow", link)
+    if SPEC_TAG in info.get("tags", {}):  # launched by Runboard: its launch spec pre-fills the form
+        st.page_link("app_pages/launch.py", label="Clone", icon=":material/content_copy:",
+                     query_params={"clone": rid}, help="Open the Launch form pre-filled with this run's params.")
     metrics = sorted(info.get("metrics", {}))
     if info.get("status") == "RUNNING":
         _live(rid, metrics)

@@ -15,6 +15,7 @@ PREFIX = "runs"
 SHOW = {"last": "Last", "min": "Min", "max": "Max", "best": "At best epoch of…"}
 KEYS = ("runs_exp", "runs_q", "runs_cols", "runs_show", "runs_best", "runs_sort", "runs_desc")
 DEFAULT_SORT = "start_time"
+SPEC_COL = "tags.runboard.spec"  # set on runs launched by Runboard (trainers.run_record.SPEC_TAG)
 
 
 def _seed(state: ViewState, params: dict[str, str]) -> None:
@@ -98,15 +99,27 @@ def _sort_ui(columns: list[str]) -> str:
     return ("-" if desc else "") + col
 
 
-def _actions(selected: list[str], exp: str, table: pd.DataFrame, exp_name: str) -> None:
-    c1, c2, c3 = st.columns([1, 1, 1])
+def _clonable(frame: pd.DataFrame, run_id: str) -> bool:
+    """Launched by Runboard: the run carries the launch spec the form is pre-filled from."""
+    if SPEC_COL not in frame.columns:
+        return False
+    spec = frame.loc[frame["run_id"] == run_id, SPEC_COL]
+    return bool(spec.notna().any() and (spec.astype(str) != "").any())
+
+
+def _actions(selected: list[str], exp: str, table: pd.DataFrame, exp_name: str, frame: pd.DataFrame) -> None:
+    c1, c2, c3, c4 = st.columns([1, 1, 1, 1])
     n = len(selected)
     if c1.button(f"Compare selected ({n})", type="primary", disabled=n == 0, key="runs_compare"):
         st.switch_page("app_pages/compare.py", query_params={"exp": exp, "runs": ",".join(selected)})
     if c2.button("Open run", disabled=n != 1, key="runs_open",
                  help="Select exactly one row to open its run page."):
         st.switch_page("app_pages/run.py", query_params={"run": selected[0]})
-    c3.download_button("Download CSV", runs_table.to_csv(table), key="runs_csv",
+    if c3.button("Clone selected", disabled=n != 1 or not _clonable(frame, selected[0]), key="runs_clone",
+                 help="Select exactly one run launched by Runboard to open the Launch form pre-filled "
+                      "with its params."):
+        st.switch_page("app_pages/launch.py", query_params={"clone": selected[0]})
+    c4.download_button("Download CSV", runs_table.to_csv(table), key="runs_csv",
                        file_name=f"runs-{runs_table.safe_filename(exp_name)}.csv", mime="text/csv")
 
 
@@ -145,7 +158,7 @@ def main() -> None:
     table = runs_table.build(shown, cols, how, curves, sort)
     st.caption(f"{len(shown)} of {len(frame)} runs · select rows to compare them")
     selected = runs_table.table_ui(table, key="runs_table")
-    _actions(selected, exp, table, exp_name)
+    _actions(selected, exp, table, exp_name, frame)
     default_cols = runs_table.default_columns(frame, metrics)
     view = replace(state, exp=exp, q=q, cols=() if cols == default_cols else tuple(cols),
                    sort=None if sort == f"-{DEFAULT_SORT}" else sort)
