@@ -21,6 +21,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WAIT_MS = 30_000  # a cold first render takes 3–8 s here
+ROW_PX = 35  # st.dataframe's default row (and header) height
 
 
 def require_chromium() -> None:
@@ -98,3 +99,21 @@ def plotly_traces(page, index: int = 0) -> list[dict]:
         }""",
         index,
     )
+
+
+def select_row(page, grid: dict, row: int) -> None:
+    """Tick one more row. A click that lands while the grid redraws is lost; the button label
+    ("Compare selected (n)") tells whether it counted, so only a lost click is repeated."""
+    from playwright.sync_api import expect
+
+    before = page.get_by_role("button", name=f"Compare selected ({row})")
+    after = page.get_by_role("button", name=f"Compare selected ({row + 1})")
+    for _ in range(3):
+        page.mouse.click(grid["x"] + 16, grid["y"] + ROW_PX * (row + 1) + ROW_PX / 2)
+        wait_for_rerun(page)
+        try:
+            expect(after).to_be_visible(timeout=10_000)
+            return
+        except AssertionError:
+            expect(before).to_be_visible(timeout=WAIT_MS)  # not counted: click again
+    raise AssertionError(f"row {row} could not be selected")

@@ -9,13 +9,12 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from browser_util import (CHROMIUM, CHROMIUM_ARGS, WAIT_MS, plotly_traces, require_chromium,
+from browser_util import (CHROMIUM, CHROMIUM_ARGS, WAIT_MS, plotly_traces, require_chromium, select_row,
                           streamlit_app, wait_for_rerun)
 from trainers import tracking
 
 pytestmark = pytest.mark.browser
 STEPS = 50
-ROW_PX = 35  # st.dataframe's default row (and header) height
 
 
 def write_three_runs(uri: str) -> list[str]:
@@ -43,24 +42,6 @@ def smoothing_slider(page):
 
 def line_traces(page) -> list[dict]:
     return [t for t in plotly_traces(page) if (t["meta"] or {}).get("role") == "line"]
-
-
-def select_row(page, grid: dict, row: int) -> None:
-    """Tick one more row. A click that lands while the grid redraws is lost; the button label
-    ("Compare selected (n)") tells whether it counted, so only a lost click is repeated."""
-    from playwright.sync_api import expect
-
-    before = page.get_by_role("button", name=f"Compare selected ({row})")
-    after = page.get_by_role("button", name=f"Compare selected ({row + 1})")
-    for _ in range(3):
-        page.mouse.click(grid["x"] + 16, grid["y"] + ROW_PX * (row + 1) + ROW_PX / 2)
-        wait_for_rerun(page)
-        try:
-            expect(after).to_be_visible(timeout=10_000)
-            return
-        except AssertionError:
-            expect(before).to_be_visible(timeout=WAIT_MS)  # not counted: click again
-    raise AssertionError(f"row {row} could not be selected")
 
 
 def open_view(browser, url: str):

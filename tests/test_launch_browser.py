@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from browser_util import CHROMIUM, CHROMIUM_ARGS, REPO, WAIT_MS, plotly_traces, require_chromium, \
+from browser_util import CHROMIUM, CHROMIUM_ARGS, REPO, WAIT_MS, plotly_traces, require_chromium, select_row, \
     streamlit_app, wait_for_rerun
 from launch_util import kill_trainers
 from trainers import tracking
@@ -21,7 +21,6 @@ pytestmark = pytest.mark.browser
 RUN_TIMEOUT_S = 120  # a trainer's cold start (torch, Lightning) plus its training, generous
 STEP_SLEEP = 0.5  # s per step: 64 steps over 2 epochs, ~30 s to watch the bar and the curve move
 STOP_GRACE_S = 30  # the Activity page's Stop: SIGKILL after this if the trainer has not stopped
-ROW_PX = 35  # st.dataframe's default row (and header) height
 RUN_ID = re.compile(r"\b[0-9a-f]{32}\b")
 
 
@@ -203,8 +202,7 @@ def test_launch_watch_it_finish_clone_it_and_compare(app):
     runs = new_page(browser, base + "/")
     expect(runs.get_by_role("button", name="Clone selected")).to_be_disabled()
     grid = runs.get_by_test_id("stDataFrame").first.bounding_box()
-    runs.mouse.click(grid["x"] + 16, grid["y"] + ROW_PX * 1.5)  # the grid is a canvas: first row's tick box
-    wait_for_rerun(runs)
+    select_row(runs, grid, 0)  # the grid is a canvas: the first row's tick box, by position
     runs.get_by_role("button", name="Clone selected").click()
     runs.wait_for_url(re.compile(rf"/launch\?clone=({first}|{second})$"), timeout=WAIT_MS)
     wait_for_rerun(runs)
