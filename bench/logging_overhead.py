@@ -44,8 +44,10 @@ def fit_seconds(steps: int, make_logger) -> tuple[float, float, int]:
         start, cpu = time.perf_counter(), time.process_time()
         trainer.fit(model, datamodule=data)
         if isinstance(logger, RunboardLogger):
+            fit_end = time.perf_counter()
             logger.close()
-            print(f"    Runboard writer thread (in the training process) busy {logger.writer.busy_seconds:.2f} s", flush=True)
+            print(f"    Runboard: writer thread busy {logger.writer.busy_seconds:.2f} s; "
+                  f"close (drain + writer exit) {time.perf_counter() - fit_end:.2f} s", flush=True)
         return time.perf_counter() - start, time.process_time() - cpu, count()
 
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.read_curves            # a temp SQLite store (~7 min)
     .venv/bin/python -m bench.read_curves --quick    # 200k-point long curve, 1 round, no 10k runs
+    .venv/bin/python -m bench.read_curves --quick --rounds 5   # the same, median of 5
     .venv/bin/python -m bench.read_curves --uri postgresql+psycopg://postgres@127.0.0.1:5432/<empty db>
 
 Stores are populated with SQL ``executemany`` into MLflow's own tables (runs are created through
@@ -204,10 +205,10 @@ def bench_runs(uri: str, rounds: int, n: int, table: list) -> None:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--uri", help="a database URI to populate (default: a temp SQLite store)")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, help="repetitions of each read (default: 3, --quick: 1)")
     ap.add_argument("--quick", action="store_true", help="200k-point long curve, 1 round, 1,000 runs only")
     args = ap.parse_args(argv)
-    rounds = 1 if args.quick else args.rounds
+    rounds = args.rounds or (1 if args.quick else 3)
     with tempfile.TemporaryDirectory() as tmp:
         uri = args.uri or f"sqlite:///{Path(tmp) / 'mlflow.db'}"
         os.environ["MLFLOW_TRACKING_URI"] = uri  # mlflow.search_runs reads the global URI

@@ -6,6 +6,7 @@ Run from the repository root: ``.venv/bin/python -m streamlit run dashboard/app.
 
 import streamlit as st
 
+from dashboard import auth, login, share
 from experiments.worker import ensure_started
 
 st.set_page_config(page_title="Runboard", page_icon=":material/monitoring:", layout="wide")
@@ -22,6 +23,16 @@ PAGES = [
 # server process (cache_resource), so the queue moves whichever page is opened first.
 st.cache_resource(ensure_started)()
 
-page = st.navigation(PAGES, position="sidebar")
-st.sidebar.caption("Every view lives in its URL: copy the address bar to share it.")
-page.run()
+# With login on, an anonymous visitor gets the sign-in screen on every page and nothing else. The
+# page and its query string are left alone, so signing in shows the view the link named.
+cfg, user = auth.gate()
+page = st.navigation(PAGES, position="sidebar" if user else "hidden")
+if user is None:
+    login.login_ui(cfg)
+else:
+    if cfg.mode == "oidc":
+        login.return_to_view(PAGES)
+    login.account_ui(user, cfg)
+    auth.refusal_ui()
+    page.run()
+    share.link_ui(page.url_path)

@@ -19,7 +19,8 @@ X_CHOICES = ("step", "epoch", "relative", "wall")
 BAND_CHOICES = ("std", "ci95")
 MAX_SMOOTH = 0.99
 MAX_QUERY = 2_000  # same bound as dashboard.query.MAX_LENGTH
-MAX_ITEMS = {"runs": 500, "metrics": 50, "cols": 100}
+MAX_ITEMS = {"runs": 500, "metrics": 50, "cols": 100, "pparams": 50}
+MAX_STEP = 2**53 - 1  # steps beyond JavaScript's safe integers cannot round-trip a number input
 MAX_NAME = 250  # MLflow's limit for metric / param / tag keys
 
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
@@ -28,6 +29,7 @@ _EXP = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 # starting with "-" (that marks a descending sort) or a space.
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./\-: @]{0,%d}" % (MAX_NAME - 1))
 _UNSAFE = re.compile(r"[^A-Za-z0-9 _.,/:@=+\-()]")
+_STEPS = re.compile(r"(-?[0-9]{1,16})?:(-?[0-9]{1,16})?")  # "lo:hi", either end may be empty
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
@@ -45,6 +47,11 @@ class ViewState:
     sort: str | None = None  # runs-table column; a leading "-" sorts descending
     cols: tuple[str, ...] = ()  # extra runs-table columns
     run: str | None = None  # the run page's run id
+    steps: tuple[int | None, int | None] | None = None  # zoom: inclusive (from, to), None = open end
+    pmetric: str | None = None  # compare explorer's metric (None: the page's default)
+    pparams: tuple[str, ...] = ()  # parallel-coordinates params, bare names ("lr"); () = automatic
+    sparam: str | None = None  # param-vs-metric scatter's param, bare name
+    diff: bool = True  # params table: differences only
 
 
 def _quote(value: str) -> str:
@@ -72,12 +79,13 @@ def _smooth(raw: str, notes: list[str]) -> float:
     return 0.0
 
 
-def _flag(key: str, raw: str, notes: list[str]) -> bool:
+def _flag(key: str, raw: str, notes: list[str], default: bool = False) -> bool:
     if raw.lower() in _TRUE:
         return True
-    if raw.lower() not in _FALSE:
-        notes.append(f"{key}={_quote(raw)} is not on/off; using off")
-    return False
+    if raw.lower() in _FALSE:
+        return False
+    notes.append(f"{key}={_quote(raw)} is not on/off; using {'on' if default else 'off'}")
+    return default
 
 
 def _token(key: str, raw: str, pattern: re.Pattern, what: str, notes: list[str]) -> str | None:
@@ -105,6 +113,18 @@ def _items(key: str, raw: str, pattern: re.Pattern, what: str, notes: list[str],
         notes.append(f"{key}: kept the first {limit} of {len(kept)}")
         kept = kept[:limit]
     return tuple(kept)
+
+
+def _steps(raw: str, notes: list[str]) -> tuple[int | None, int | None] | None:
+    match = _STEPS.fullmatch(raw.strip())
+    if match:
+        lo, hi = (None if g is None else int(g) for g in match.groups())
+        in_bounds = all(v is None or abs(v) <= MAX_STEP for v in (lo, hi))
+        if in_bounds and (lo is None or hi is None or lo <= hi):
+            return None if lo is None and hi is None else (lo, hi)
+    notes.append(f"steps={_quote(raw)} is not a step range such as 500:999 (whole numbers, "
+                 "from ≤ to); showing every step")
+    return None
 
 
 def _query(raw: str, notes: list[str]) -> str:
@@ -148,6 +168,16 @@ def from_params(params: Mapping[str, str]) -> tuple[ViewState, list[str]]:
     if "run" in got:
         run = got["run"].strip().lower()
         state["run"] = _token("run", run, _RUN_ID, "a 32-character run id", notes)
+    if "steps" in got:
+        state["steps"] = _steps(got["steps"], notes)
+    if "pmetric" in got:
+        state["pmetric"] = _token("pmetric", got["pmetric"], _NAME, "a metric name", notes)
+    if "pparams" in got:
+        state["pparams"] = _items("pparams", got["pparams"], _NAME, "param names", notes)
+    if "sparam" in got:
+        state["sparam"] = _token("sparam", got["sparam"], _NAME, "a param name", notes)
+    if "diff" in got:
+        state["diff"] = _flag("diff", got["diff"], notes, default=True)
     return ViewState(**state), notes
 
 
@@ -159,10 +189,12 @@ def to_params(state: ViewState) -> dict[str, str]:
         value = getattr(state, f.name)
         if value == getattr(defaults, f.name):
             continue
-        if isinstance(value, tuple):
+        if f.name == "steps":
+            out[f.name] = ":".join("" if v is None else str(v) for v in value)
+        elif isinstance(value, tuple):
             out[f.name] = ",".join(value)
         elif isinstance(value, bool):
-            out[f.name] = "1"
+            out[f.name] = "1" if value else "0"
         else:
             out[f.name] = str(value)
     return out

@@ -1,6 +1,6 @@
 """Page parts too big for the page files: the runs table (columns, the frame drawn, the table
-widget whose ``table_ui`` returns the selected run ids, its CSV export) and the compare page's
-best-run table and param explorer."""
+widget whose ``table_ui`` returns the selected run ids, its CSV export), the compare page's
+best-run table and param explorer, and the step-range zoom the curve pages share."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ import streamlit as st
 
 from dashboard import summaries, ui
 from dashboard.charts import parallel_figure, scatter_figure
+from dashboard.viewstate import MAX_STEP
 from trainers.metrics import higher_is_better
 
 MAX_DEFAULT_PARAMS = 10
 MAX_DEFAULT_METRICS = 8
+MAX_PARALLEL = 12  # parallel-coordinates axes picked automatically; more are unreadable
 INFO_COLUMNS = ("user", "end_time", "parent_run_id", "experiment_id", "run_id")
 LABELS = {"start_time": "Started", "end_time": "Ended", "run_name": "Run", "status": "Status",
           "duration_s": "Duration (s)", "parent_run_id": "Parent run", "user": "User",
@@ -171,21 +173,92 @@ def best_table(sel: pd.DataFrame, metrics: list[str]) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
-def explore_ui(sel: pd.DataFrame, keys: list[str]) -> None:
-    """Parallel coordinates and param-vs-metric scatter over the selected runs."""
+def _keep_known(key: str, options: list, default, what: str) -> None:
+    """Before a widget is drawn: a stored choice (from a link, or one these runs no longer offer)
+    that is not among ``options`` is named in a notice and dropped; a missing one gets ``default``."""
+    value = st.session_state.get(key)
+    if value is None:
+        st.session_state[key] = default
+        return
+    bad = [v for v in (value if isinstance(value, list) else [value]) if v not in options]
+    if bad:
+        names = ", ".join(column_label(v) for v in bad[:3]) + (" …" if len(bad) > 3 else "")
+        ui.notice(f"{what}: {names} not among these runs; dropped.")
+        st.session_state[key] = [v for v in value if v in options] if isinstance(value, list) else default
+
+
+def explore_ui(sel: pd.DataFrame, keys: list[str]) -> dict:
+    """Parallel coordinates and param-vs-metric scatter over the selected runs.
+
+    Returns the choices for the URL as ViewState fields (``pmetric``, ``pparams``, ``sparam``;
+    bare param names, None / () where the automatic choice is shown); {} when nothing is drawn.
+    """
     params = [c for c in sorted(sel.columns) if c.startswith("params.") and sel[c].notna().any()]
     varying = [c for c in params if sel[c].nunique() > 1] or params
     metrics = [m for m in keys if m != "epoch" and f"metrics.{m}" in sel.columns]
     if len(sel) < 2 or not varying or not metrics:
         st.caption("Needs at least two runs with params and a logged metric.")
-        return
-    ui.keep_valid("cmp_pmetric", metrics, metrics_default(metrics)[0])
+        return {}
+    auto_metric = metrics_default(metrics)[0]
+    _keep_known("cmp_pmetric", metrics, auto_metric, "Explorer metric")
     metric = st.selectbox("Metric", metrics, key="cmp_pmetric")
     tab1, tab2 = st.tabs(["Parallel coordinates", "Param vs metric"])
     with tab1:
-        st.plotly_chart(parallel_figure(sel, varying[:12], metric), width="stretch", key="cmp_parallel")
+        _keep_known("cmp_pparams", params, [], "Parallel coordinates")
+        axes = st.multiselect("Axes", params, key="cmp_pparams", format_func=column_label,
+                              placeholder=f"Automatic: the params that differ (up to {MAX_PARALLEL})")
+        st.plotly_chart(parallel_figure(sel, axes or varying[:MAX_PARALLEL], metric),
+                        width="stretch", key="cmp_parallel")
     with tab2:
-        ui.keep_valid("cmp_sparam", varying)
-        param = st.selectbox("Param", varying, key="cmp_sparam", format_func=column_label)
+        _keep_known("cmp_sparam", params, varying[0], "Scatter param")
+        param = st.selectbox("Param", params, key="cmp_sparam", format_func=column_label)
         st.plotly_chart(scatter_figure(sel, param, metric, labels=ui.run_labels(sel)),
                         width="stretch", key="cmp_scatter")
+    return {"pmetric": None if metric == auto_metric else metric,
+            "pparams": tuple(c.removeprefix("params.") for c in axes),
+            "sparam": None if param == varying[0] else param.removeprefix("params.")}
+
+
+def explore_seed(state) -> dict:
+    """Session-state values of the explorer's widgets for a link's ViewState."""
+    return {"cmp_pmetric": state.pmetric,
+            "cmp_pparams": [f"params.{p}" for p in state.pparams],
+            "cmp_sparam": None if state.sparam is None else f"params.{state.sparam}"}
+
+
+# ---- step-range zoom (compare and run pages) ----
+
+def _unzoom(*keys: str) -> None:
+    for key in keys:
+        st.session_state[key] = None
+
+
+def zoom_ui(prefix: str) -> tuple[int | None, int | None] | None:
+    """"From step" / "to step" (either may stay empty) and a reset; the step range to re-read at
+    full detail, or None for every step. Plotly's own zoom only magnifies the points already
+    drawn, and Streamlit does not report it back, so a closer look is asked for here."""
+    lo_key, hi_key = f"{prefix}_lo", f"{prefix}_hi"
+    c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
+    box = dict(min_value=-MAX_STEP, max_value=MAX_STEP, step=1, value=None,
+               help="Re-reads this step range from the store at full detail (up to 1,000 points "
+                    "per curve); empty means from the first / to the last step.")
+    lo = c1.number_input("Zoom: from step", key=lo_key, placeholder="first", **box)
+    hi = c2.number_input("To step", key=hi_key, placeholder="last", **box)
+    c3.button("All steps", key=f"{prefix}_unzoom", on_click=_unzoom, args=(lo_key, hi_key),
+              disabled=lo is None and hi is None)
+    if lo is not None and hi is not None and lo > hi:
+        ui.notice(f"Zoom: from step {lo} is after to step {hi}; showing every step.")
+        return None
+    return None if lo is None and hi is None else (lo, hi)
+
+
+def points_note(shown: int, total: int, steps) -> str | None:
+    """The "showing N of M points" caption under a chart; None for a whole curve at full detail."""
+    where = ""
+    if steps:
+        lo, hi = steps
+        where = f" in steps {'first' if lo is None else f'{lo:,}'}–{'last' if hi is None else f'{hi:,}'}"
+    if total > shown:
+        return (f"Showing {shown:,} of {total:,} points{where}: each bucket keeps its first, last, "
+                "min and max, drawn as a band.")
+    return f"Showing {shown:,} of {total:,} points{where}: every point, at full detail." if steps else None

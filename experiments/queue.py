@@ -16,15 +16,18 @@ from mlflow.entities import Param
 
 from experiments import store
 from trainers import __version__, tracking
+from trainers.config import ConfigError
 from trainers.run_record import ERROR_TAG, FAMILY_TAG, SPEC_TAG, STOP_TAG, TERMINAL, params_of
 from trainers.spec import RunSpec
 
 LAUNCHED_BY = "runboard.launched_by"
 CLONED_FROM = "runboard.cloned_from"
+STOPPED_BY = "runboard.stopped_by"  # who pressed Stop / Cancel
 SUBMIT_KEY = "runboard.submit_key"
 QUEUED = "runboard.queued"  # set on every run created by submit (the reaper knows it had a worker)
 PARENT = "mlflow.parentRunId"
 EXECUTOR = "runboard.executor"
+JOB = "runboard.job_id"  # the executor's handle when the run is not a local process (a Ray job id)
 STOP_GRACE = "runboard.stop_grace_s"
 SWEEP_KIND = "runboard.sweep.kind"
 SWEEP_TRIAL = "runboard.sweep.trial"
@@ -99,17 +102,21 @@ def cancel(run_id: str, uri: str | None = None) -> bool:
     return False
 
 
-def stop(run_id: str, grace_s: float = 30.0, uri: str | None = None) -> str:
+def stop(run_id: str, grace_s: float = 30.0, uri: str | None = None, stopped_by: str | None = None) -> str:
     """Cancel a queued run, or ask a running one to stop (then signal it after ``grace_s``).
-    Returns what happened: "cancelled", "stopping" or the run's terminal status."""
+    Returns what happened: "cancelled", "stopping" or the run's terminal status. Who asked is
+    recorded in ``runboard.stopped_by`` when it did something."""
     from experiments.executors import executor_for
 
     uri = uri or tracking.tracking_uri()
+    who = stopped_by or getpass.getuser()
     if cancel(run_id, uri):
+        tracking.client(uri).set_tag(run_id, STOPPED_BY, who)
         return "cancelled"
     run = tracking.client(uri).get_run(run_id)
     if run.info.status in TERMINAL:
         return run.info.status
+    tracking.client(uri).set_tag(run_id, STOPPED_BY, who)
     executor_for(run.data.tags.get(EXECUTOR, "local"), uri).stop(run_id, grace_s)
     return "stopping"
 
@@ -137,15 +144,24 @@ def stop_requested(run) -> float | None:
 
 
 def launch_form(family: str, raw: dict, experiment=None, run_name=None, launched_by: str | None = None,
-                cloned_from: str | None = None, idempotency_key: str | None = None, uri: str | None = None):
-    """What the Launch page calls: validate the form, and only if it is valid queue the run.
+                cloned_from: str | None = None, idempotency_key: str | None = None, uri: str | None = None,
+                resources: dict | None = None):
+    """What the Launch page calls: validate the form (and the resource request, ``{"cpus", "gpus"}``,
+    when the page asked for one), and only if it is valid queue the run.
     Returns ``(run_id, {})`` or ``(None, {field: message})`` (then nothing was created)."""
-    from experiments import forms
+    from experiments import forms, placement
 
     spec, errors = forms.validate(family, raw, experiment, run_name)
+    request = None
+    if resources is not None:
+        try:
+            request = placement.check_request(resources)
+        except ConfigError as err:
+            errors[err.field or "resources"] = str(err)
     if errors:
         return None, errors
-    return submit(spec, launched_by, cloned_from=cloned_from, idempotency_key=idempotency_key, uri=uri), {}
+    return submit(spec, launched_by, cloned_from=cloned_from, idempotency_key=idempotency_key, uri=uri,
+                  extra_tags=placement.request_tags(request)), {}
 
 
 def clone_source(run_id: str, uri: str | None = None) -> dict:

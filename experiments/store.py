@@ -30,11 +30,14 @@ def _engine(uri: str) -> sa.Engine:
     return sa.create_engine(uri, pool_pre_ping=True)
 
 
-def _move(run_id: str, to: str, from_: tuple[str, ...], uri: str, end: bool) -> bool:
+def _move(run_id: str, to: str, from_: tuple[str, ...], uri: str, end: bool, reason: str | None = None) -> bool:
+    # The reason tag lands with the status, never after it: a reader that sees FAILED sees why.
     if not tracking.is_database(uri):
         c = tracking.client(uri)
         if c.get_run(run_id).info.status not in from_:
             return False
+        if reason:
+            c.set_tag(run_id, ERROR_TAG, reason)
         if end:
             c.set_terminated(run_id, to)
         else:
@@ -45,7 +48,13 @@ def _move(run_id: str, to: str, from_: tuple[str, ...], uri: str, end: bool) -> 
     stmt = sa.text(sql).bindparams(sa.bindparam("from_", expanding=True))
     with _engine(uri).begin() as con:
         res = con.execute(stmt, {"to": to, "now": int(time.time() * 1000), "id": run_id, "from_": list(from_)})
-        return res.rowcount == 1
+        if res.rowcount != 1:
+            return False
+        if reason:
+            tag = {"key": ERROR_TAG, "value": reason, "id": run_id}
+            con.execute(sa.text("DELETE FROM tags WHERE run_uuid = :id AND key = :key"), tag)
+            con.execute(sa.text("INSERT INTO tags (key, value, run_uuid) VALUES (:key, :value, :id)"), tag)
+        return True
 
 
 def claim(run_id: str, uri: str | None = None) -> bool:
@@ -62,9 +71,4 @@ def end_if_active(run_id: str, status: str, reason: str | None, uri: str | None 
     """SCHEDULED/RUNNING -> ``status`` (with a reason tag if given); a terminal status is never
     overwritten. True if this call ended the run."""
     assert status in TERMINAL
-    uri = uri or tracking.tracking_uri()
-    if not _move(run_id, status, _ACTIVE, uri, end=True):
-        return False
-    if reason:
-        tracking.client(uri).set_tag(run_id, ERROR_TAG, reason[:5000])
-    return True
+    return _move(run_id, status, _ACTIVE, uri or tracking.tracking_uri(), end=True, reason=(reason or "")[:5000])

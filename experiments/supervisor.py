@@ -74,14 +74,15 @@ class Supervisor:
 
     def reap(self) -> None:
         client = tracking.client(self.uri)
-        for run_id, code in self.executor.reap():
+        for run_id, code, *said in self.executor.reap():  # said: the executor's own reason, if it gives one
             run = client.get_run(run_id)
             if run.info.status in TERMINAL:
                 continue
+            reason = said[0] if said else _exit_reason(code)
             if queue.stop_requested(run):
-                store.end_if_active(run_id, "KILLED", "stopped by request; " + _exit_reason(code), self.uri)
+                store.end_if_active(run_id, "KILLED", "stopped by request; " + reason, self.uri)
             else:
-                store.end_if_active(run_id, "FAILED", _exit_reason(code), self.uri)
+                store.end_if_active(run_id, "FAILED", reason, self.uri)
 
     def enforce_stops(self, running: list) -> None:
         for run in running:
@@ -105,6 +106,11 @@ class Supervisor:
         run_id, tags = run.info.run_id, run.data.tags
         if queue.SWEEP_KIND in tags or self.executor.watches(run_id):
             return None  # a sweep parent has no process; our own children are wait()ed for
+        if (job := tags.get(queue.JOB)) and tags.get(queue.EXECUTOR) == self.executor.name:
+            # A cluster job an earlier worker submitted: this host's processes say nothing about
+            # it. Watch it; if it already ended, the next reap() fails the run with the job's reason.
+            self.executor.adopt(run_id, job)
+            return None
         pid = tags.get(PID_TAG, "")
         local = tags.get(HOST_TAG) == self.host and pid.isdigit()
         alive = local and pid_alive(int(pid), run_id, (run.info.start_time or 0) / 1000)
@@ -116,7 +122,8 @@ class Supervisor:
                 os.killpg(int(pid), signal.SIGKILL)
             return f"reconciled: no heartbeat for {time.time() - float(beat):.0f} s (limit {self.stale_s:.0f} s)"
         if alive:
-            if queue.QUEUED in tags:  # a launch an earlier worker started: watch it, count its slot
+            ours = tags.get(queue.EXECUTOR, "local") == self.executor.name  # a pid means nothing to Ray
+            if queue.QUEUED in tags and ours:  # a launch an earlier worker started: watch it, count its slot
                 self.executor.adopt(run_id, pid)
             return None
         started = max(float(tags.get(queue.QUEUED, 0)), (run.info.start_time or 0) / 1000)

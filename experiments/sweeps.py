@@ -20,7 +20,7 @@ from typing import Any
 
 from mlflow.entities import Param
 
-from experiments import queue, store
+from experiments import placement, queue, store
 from trainers import tracking
 from trainers.config import ConfigError
 from trainers.registry import get as get_family
@@ -116,8 +116,10 @@ def parallelism(parent) -> int:
 
 def create(kind: str, family: str, base: dict[str, Any], space: dict[str, Any], *, budget: int, parallelism: int = 2,
            metric: str = "val/loss", direction: str = "minimize", experiment: str | None = None, name: str | None = None,
-           launched_by: str | None = None, seed: int = 0, idempotency_key: str | None = None, uri: str | None = None) -> str:
+           launched_by: str | None = None, seed: int = 0, idempotency_key: str | None = None, uri: str | None = None,
+           resources: dict | None = None) -> str:
     """Validate the whole sweep, create its parent run and queue its first trials; returns the parent id.
+    ``resources`` (``{"cpus", "gpus"}``) is every trial's request to the executor.
     Raises ``ConfigError`` naming the field, with nothing created, for any invalid input."""
     if kind not in KINDS:
         raise ConfigError(f"kind: one of {', '.join(KINDS)} (got {kind!r})", field="kind")
@@ -129,6 +131,7 @@ def create(kind: str, family: str, base: dict[str, Any], space: dict[str, Any], 
         raise ConfigError(f"parallelism: 1 to 1000 (got {parallelism!r})", field="parallelism")
     if not isinstance(metric, str) or not metric.strip():
         raise ConfigError("metric: name the metric to optimise", field="metric")
+    request = placement.check_request(resources) if resources is not None else None
     base_spec = build_spec(family, base, experiment, name)
     values = base_spec.config.model_dump()
     dims = parse_space(family, space, values)
@@ -137,7 +140,7 @@ def create(kind: str, family: str, base: dict[str, Any], space: dict[str, Any], 
             build_spec(family, {**values, **point})
     cfg = {"kind": kind, "family": family, "base": values, "experiment": experiment, "name": name, "space": space,
            "budget": budget, "parallelism": parallelism, "metric": metric, "direction": direction, "seed": seed,
-           "launched_by": launched_by}
+           "launched_by": launched_by, "resources": request}
     parent_id = _create_parent(cfg, base_spec, idempotency_key, uri)
     advance(tracking.client(uri).get_run(parent_id), uri)
     return parent_id
@@ -168,7 +171,7 @@ def _submit_trial(parent, cfg: dict, index: int, point: dict, uri: str | None) -
     spec = build_spec(cfg["family"], {**cfg["base"], **point}, cfg["experiment"], check_name(f"{label}-{index}", "name"))
     return queue.submit(spec, cfg["launched_by"], parent_run_id=parent.info.run_id,
                         idempotency_key=f"sweep-{parent.info.run_id}-{index}", uri=uri,
-                        extra_tags={queue.SWEEP_TRIAL: str(index)})
+                        extra_tags={queue.SWEEP_TRIAL: str(index), **placement.request_tags(cfg.get("resources"))})
 
 
 def _value(run, metric: str) -> float | None:

@@ -21,6 +21,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WAIT_MS = 30_000  # a cold first render takes 3–8 s here
+COLD_WAIT_MS = 180_000  # a fresh server imports torch and Lightning: >30 s on a busy shared machine
 ROW_PX = 35  # st.dataframe's default row (and header) height
 
 
@@ -40,9 +41,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_app(env: dict[str, str], log_path: Path):
-    """Start ``dashboard/app.py`` on 127.0.0.1 and a free port; yield its base URL."""
-    port = free_port()
+def streamlit_app(env: dict[str, str], log_path: Path, port: int | None = None):
+    """Start ``dashboard/app.py`` on 127.0.0.1 and ``port`` (default: a free one); yield its base URL."""
+    port = port or free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
@@ -77,14 +78,14 @@ def _wait_healthy(base: str, proc: subprocess.Popen, log_path: Path, timeout: fl
     raise RuntimeError(f"streamlit not healthy after {timeout} s:\n{log_path.read_text()[-3000:]}")
 
 
-def wait_for_rerun(page) -> None:
+def wait_for_rerun(page, timeout_ms: int = WAIT_MS) -> None:
     """Until the script run that the last action started has finished and drawn."""
     from playwright.sync_api import expect
 
     page.wait_for_timeout(210)  # right after an action the app can still read the last "notRunning"
-    page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]', timeout=WAIT_MS)
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=WAIT_MS)
-    expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=WAIT_MS)
+    page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]', timeout=timeout_ms)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
+    expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=timeout_ms)
 
 
 def plotly_traces(page, index: int = 0) -> list[dict]:

@@ -1,9 +1,24 @@
 """Shared fixtures: real MLflow stores in a temp folder (SQLite) and in a real PostgreSQL.
 
-``store`` is parametrized over both backends; a test that takes it runs twice. PostgreSQL gets a
-database migrated once per session, cloned per test with ``CREATE DATABASE … TEMPLATE`` (fast,
-and tests never see each other's runs). Without a reachable server PostgreSQL tests skip with the
-reason — except under CI (``CI=true``), where they fail.
+Which backends a test runs on is chosen by the fixture it takes:
+
+- ``store``: both; the test runs once on SQLite and once on PostgreSQL. Every test in which the
+  store takes part takes it: each family training and logging (through the child writer process),
+  the CLI's endings (FINISHED, FAILED, KILLED by SIGTERM) and four trainers at once, the queue and
+  the worker starting real trainers (the URI reaching trainer and writer through the allow-listed
+  environment), a grid sweep, the data layer, and the pages under AppTest reading stores written
+  by plain MLflow calls and by the real trainers (``make_store``: one per backend per session).
+- ``sqlite_store``: SQLite only, where the subject is not the store: config errors refused before
+  anything is written, form rendering, sweep validation and planning, a user family's
+  registration, SQLite's WAL, the Optuna sweep (the grid sweep covers the sweep path on both) and
+  the real-browser tests (a browser sees what the data layer returns, checked on both by the
+  ``store`` tests). Doubling those would cost minutes and test nothing new about the backend.
+- The team setting, PostgreSQL behind a real ``mlflow server`` serving artifacts over HTTP, is
+  tests/test_team_server.py and tests/test_readme_team.py.
+
+PostgreSQL gets a database migrated once per session, cloned per test with ``CREATE DATABASE …
+TEMPLATE`` (fast, and tests never see each other's runs). Without a reachable server PostgreSQL
+tests skip with the reason — except under CI (``CI=true``), where they fail.
 """
 
 from __future__ import annotations
@@ -13,8 +28,10 @@ import shutil
 import uuid
 
 import pytest
+from ray_cluster import ray_head  # noqa: F401 - one local Ray head per session, shared by every Ray test module
 
 PG_ADMIN = os.environ.get("RUNBOARD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+BACKENDS = ["sqlite", "postgresql"]
 
 
 def _pg_admin_engine():
@@ -27,19 +44,50 @@ def _with_db(admin_uri: str, db: str) -> str:
     return admin_uri.rsplit("/", 1)[0] + "/" + db
 
 
+def _create_db(prefix: str, template: str | None = None) -> str:
+    """A new database's name (a copy of ``template`` if given: ``CREATE DATABASE … TEMPLATE``)."""
+    import sqlalchemy as sa
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = _pg_admin_engine()
+    with admin.connect() as con:
+        con.execute(sa.text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+    admin.dispose()
+    return name
+
+
+def _drop_db(name: str) -> None:
+    import sqlalchemy as sa
+
+    admin = _pg_admin_engine()
+    with admin.connect() as con:
+        con.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture(scope="session")
-def pg_template():
-    """Name of a PostgreSQL database holding a freshly migrated MLflow schema."""
+def pg_server() -> str:
+    """The admin URI of a reachable PostgreSQL; skips without one (fails under CI)."""
     import sqlalchemy as sa
 
     try:
         admin = _pg_admin_engine()
         with admin.connect() as con:
             con.execute(sa.text("select 1"))
+        admin.dispose()
     except Exception as exc:  # noqa: BLE001 - any failure to connect means "no server here"
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL at {PG_ADMIN} is required in CI: {exc}")
         pytest.skip(f"no PostgreSQL at {PG_ADMIN} ({type(exc).__name__}); start one to run these tests")
+    return PG_ADMIN
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server):
+    """Name of a PostgreSQL database holding a freshly migrated MLflow schema."""
+    import sqlalchemy as sa
+
+    admin = _pg_admin_engine()
     name = f"runboard_tpl_{uuid.uuid4().hex[:10]}"
     with admin.connect() as con:
         con.execute(sa.text(f'CREATE DATABASE "{name}"'))
@@ -57,16 +105,17 @@ def pg_template():
 @pytest.fixture
 def pg_uri(pg_template):
     """A fresh, migrated PostgreSQL store for one test."""
-    import sqlalchemy as sa
-
-    name = f"runboard_test_{uuid.uuid4().hex[:10]}"
-    admin = _pg_admin_engine()
-    with admin.connect() as con:
-        con.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
+    name = _create_db("runboard_test", pg_template)
     yield _with_db(PG_ADMIN, name)
-    with admin.connect() as con:
-        con.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    _drop_db(name)
+
+
+@pytest.fixture
+def pg_empty_uri(pg_server):
+    """A PostgreSQL database with no MLflow schema yet: what a team's first trainers meet."""
+    name = _create_db("runboard_empty")
+    yield _with_db(PG_ADMIN, name)
+    _drop_db(name)
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +139,26 @@ def sqlite_uri(tmp_path, sqlite_template):
     return f"sqlite:///{tmp_path / 'mlflow.db'}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session")
+def make_store(request, tmp_path_factory):
+    """``make_store(backend) -> uri``: a fresh, migrated store that lasts the whole session, for
+    read-only tests that share one store (``backend``: "sqlite" or "postgresql")."""
+    made: list[str] = []
+
+    def make(backend: str) -> str:
+        if backend == "sqlite":
+            path = tmp_path_factory.mktemp("store") / "mlflow.db"
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+            return f"sqlite:///{path}"
+        made.append(_create_db("runboard_session", request.getfixturevalue("pg_template")))
+        return _with_db(PG_ADMIN, made[-1])
+
+    yield make
+    for name in made:
+        _drop_db(name)
+
+
+@pytest.fixture(params=BACKENDS)
 def store(request, tmp_path, monkeypatch):
     """A real, empty store; ``MLFLOW_TRACKING_URI`` and the artifact root point at it."""
     if request.param == "sqlite":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import textwrap
 import time
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from experiments.executors.local import pid_alive
 from trainers import tracking
-from trainers.run_record import PID_TAG
+from trainers.run_record import ERROR_TAG, PID_TAG
 
 TESTS = Path(__file__).parent
 
@@ -34,15 +35,35 @@ def all_runs(uri=None) -> list:
     return [r for e in c.search_experiments() for r in c.search_runs([e.experiment_id], max_results=10_000)]
 
 
-def wait_until(predicate, timeout: float, every: float = 0.2, message: str = "condition"):
+def wait_until(predicate, timeout: float, every: float = 0.2, message: str = "condition", explain=None):
+    """``predicate()`` once truthy; on timeout an AssertionError that adds ``explain()`` (e.g.
+    :func:`describe_runs`) so the failure says what the runs were doing."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}" + (f"\n{explain()}" if explain else ""))
         time.sleep(every)
+
+
+def describe_runs(run_ids, uri=None, tail: int = 15) -> str:
+    """Per run: status, why it ended (error tag), pid, heartbeat age, progress, then the tail
+    of its executor log — what a launch test prints when a run did not end as expected."""
+    from experiments.executors.local import LocalExecutor
+
+    client, executor, now, out = tracking.client(uri), LocalExecutor(uri), time.time(), []
+    for rid in run_ids:
+        run = client.get_run(rid)
+        tags = run.data.tags
+        beat = tags.get("runboard.heartbeat")
+        age = f"{now - float(beat):.0f}s" if beat else "none"
+        step = f"{tags.get('runboard.progress.step')}/{tags.get('runboard.progress.total_steps')}"
+        out.append(f"- {rid} ({run.info.run_name}) {run.info.status}: error={tags.get(ERROR_TAG)!r} "
+                   f"pid={tags.get(PID_TAG)} heartbeat_age={age} step={step} metrics={run.data.metrics}")
+        out.append(textwrap.indent(executor.logs(rid, tail) or "(no log)", "    | "))
+    return "\n".join(out)
 
 
 def children_of_this_process() -> set[int]:

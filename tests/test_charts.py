@@ -306,3 +306,22 @@ def test_run_names_with_markup_are_escaped_in_legends():
                        "timestamp": [0, 1], "epoch": [0.0, 0.0]})
     fig = curves_figure(df, "m", labels={"a" * 32: "<b>bold</b>"})
     assert {t.name for t in fig.data if t.meta["role"] == "line"} == {"&lt;b&gt;bold&lt;/b&gt;"}
+
+
+def test_live_figure_draws_loss_left_and_the_first_val_metric_present_right():
+    from dashboard.charts import live_figure
+
+    df = frame(curve_rows(A, [3.0, 2.0, 1.0], metric="train/loss"), curve_rows(A, [0.5, 0.8], metric="val/acc", steps=[1, 2]),
+               curve_rows(A, [9.0], metric="val/loss"), curve_rows(B, [7.0, 7.0], metric="train/loss"))
+    fig = live_figure(df, A, "train/loss", ["val/f1", "val/acc", "val/loss"])
+    assert [(t.meta["metric"], t.yaxis) for t in fig.data] == [("train/loss", "y"), ("val/acc", "y2")]
+    assert list(fig.data[0].y) == [3.0, 2.0, 1.0] and list(fig.data[1].x) == [1, 2]
+    assert {t.meta["run_id"] for t in fig.data} == {A}  # B's points stay out of A's chart
+    assert fig.layout.yaxis2.overlaying == "y" and fig.layout.yaxis2.title.text == "val/acc"
+
+
+def test_live_figure_of_a_run_without_points_says_so():
+    from dashboard.charts import live_figure
+
+    fig = live_figure(curve_rows(B, [1.0], metric="train/loss"), A, "train/loss", ["val/loss"])
+    assert not fig.data and "No points yet" in fig.layout.annotations[0].text

@@ -62,7 +62,7 @@ def test_shipped_experiment_files_validate():
         assert spec_from_target(str(path), {}).family
 
 
-def test_cli_exit_code_and_last_line_is_run_id(sqlite_store):
+def test_cli_exit_code_and_last_line_is_run_id(store):
     proc = cli("mlp", "--set", "max_epochs=1", "--set", "max_steps=5")
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
@@ -76,7 +76,7 @@ def test_cli_config_error_from_a_real_process(sqlite_store):
     assert proc.returncode == 2 and "lr:" in err
 
 
-def test_exception_in_training_step_fails_run_and_keeps_points(sqlite_store):
+def test_exception_in_training_step_fails_run_and_keeps_points(store):
     result = train(build_spec("tiny", {"max_epochs": 5, "fail_at_step": 40}))
     client = tracking.client()
     assert client.get_run(result.run_id).info.status == "FAILED"
@@ -96,7 +96,7 @@ def wait_for_points(proc, n, timeout=120):
     raise AssertionError("trainer logged no points in time")
 
 
-def test_sigterm_during_training_ends_killed_with_points(sqlite_store):
+def test_sigterm_during_training_ends_killed_with_points(store):
     proc = cli("tiny", "--set", "max_epochs=1000", "--set", "step_sleep=0.02", env={"RUNBOARD_FAMILIES": "tiny_family"})
     run_id = wait_for_points(proc, 10)
     proc.send_signal(signal.SIGTERM)
@@ -108,7 +108,7 @@ def test_sigterm_during_training_ends_killed_with_points(sqlite_store):
     assert proc.returncode == 1 and out.strip().splitlines()[-1] == run_id
 
 
-def test_four_trainers_at_once_on_a_fresh_store(sqlite_store):
+def test_four_trainers_at_once_on_a_fresh_store(store):
     procs = [cli("mlp", "--set", "max_epochs=2", "--set", f"seed={i}") for i in range(4)]
     outs = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], [o[1][-2000:] for o in outs]

@@ -35,7 +35,7 @@ def open_page(page: str, **params: str) -> AppTest:
     return at
 
 
-def test_run_page_links_a_launched_run_to_its_prefilled_form(sqlite_store, tmp_path, monkeypatch):
+def test_run_page_links_a_launched_run_to_its_prefilled_form(store, tmp_path, monkeypatch):
     monkeypatch.setenv("RUNBOARD_RUNTIME_DIR", str(tmp_path / "runtime"))
     rid = queue.submit(build_spec("mlp", {"lr": 0.02, "hidden": 48}, run_name="original"))
     at = open_page("run", run=rid)
@@ -48,7 +48,7 @@ def test_run_page_links_a_launched_run_to_its_prefilled_form(sqlite_store, tmp_p
     assert form.text_input(key=f"launch_clone-{rid}_lr").value == "0.02"
 
 
-def test_run_page_of_a_plain_mlflow_run_has_no_clone_link(sqlite_store):
+def test_run_page_of_a_plain_mlflow_run_has_no_clone_link(store):
     c = tracking.client()
     rid = c.create_run(tracking.experiment_id(), run_name="plain").info.run_id
     c.log_param(rid, "lr", "0.1")
@@ -57,7 +57,7 @@ def test_run_page_of_a_plain_mlflow_run_has_no_clone_link(sqlite_store):
     assert at.get("page_link") == []
 
 
-def test_runs_table_clone_waits_for_one_selected_row(sqlite_store, tmp_path, monkeypatch):
+def test_runs_table_clone_waits_for_one_selected_row(store, tmp_path, monkeypatch):
     monkeypatch.setenv("RUNBOARD_RUNTIME_DIR", str(tmp_path / "runtime"))
     rid = queue.submit(build_spec("mlp", {"lr": 0.02}, run_name="original"))
     at = open_page("runs")

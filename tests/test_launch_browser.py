@@ -2,7 +2,8 @@
 worker on: fill the generated form and launch a 2-epoch "tiny" run, watch its progress bar advance
 on Activity and its curve grow live on the Run page, see it end FINISHED; clone it with another
 learning rate and launch; Compare draws both. Then Stop a long run from Activity: it ends KILLED
-with its points kept. Every wait is for a state (page text, store status), never a fixed sleep."""
+with its points kept. Every wait is for a state (page text, store status), never a fixed sleep.
+Both run once per executor: local processes, and Ray jobs on the session's local Ray head (issue 7)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,12 @@ STOP_GRACE_S = 30  # the Activity page's Stop: SIGKILL after this if the trainer
 RUN_ID = re.compile(r"\b[0-9a-f]{32}\b")
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory, sqlite_template):
-    """(base URL, store URI, browser): one server with the queue worker on, over a fresh store."""
+@pytest.fixture(scope="module", params=["local", "ray"])
+def app(request, tmp_path_factory, sqlite_template):
+    """(base URL, store URI, browser, executor): one server with the queue worker on, over a fresh
+    store, launching to local processes or to the session's Ray head."""
     require_chromium()
+    executor = request.param
     from playwright.sync_api import sync_playwright
 
     root = tmp_path_factory.mktemp("launch-browser")
@@ -35,12 +38,14 @@ def app(tmp_path_factory, sqlite_template):
     uri = f"sqlite:///{root / 'mlflow.db'}"
     env = {"MLFLOW_TRACKING_URI": uri, "RUNBOARD_ARTIFACT_ROOT": (root / "artifacts").as_uri(),
            "RUNBOARD_RUNTIME_DIR": str(root / "runtime"), "RUNBOARD_WORKER": "thread",
-           "RUNBOARD_FAMILIES": "tiny_family", "PYTHONPATH": f"{REPO}:{REPO / 'tests'}"}
+           "RUNBOARD_FAMILIES": "tiny_family", "PYTHONPATH": f"{REPO}:{REPO / 'tests'}", "RUNBOARD_EXECUTOR": executor}
+    if executor == "ray":
+        env["RAY_ADDRESS"] = request.getfixturevalue("ray_head")  # skips (fails in CI) without ray
     try:
         with streamlit_app(env, root / "streamlit.log") as base, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             try:
-                yield base, uri, browser
+                yield base, uri, browser, executor
             finally:
                 browser.close()
     finally:
@@ -122,7 +127,7 @@ def chart_points(page, title: str) -> int | None:
 def test_launch_watch_it_finish_clone_it_and_compare(app):
     from playwright.sync_api import expect
 
-    base, uri, browser = app
+    base, uri, browser, executor = app
     client = tracking.client(uri)
 
     # 1. the generated form of a user-registered family; launch a 2-epoch run
@@ -164,6 +169,7 @@ def test_launch_watch_it_finish_clone_it_and_compare(app):
 
     wait_for(watch, RUN_TIMEOUT_S, "the first run to end", every=0.5)
     assert status(uri, first) == "FINISHED", client.get_run(first).data.tags.get("runboard.error")
+    assert client.get_run(first).data.tags["runboard.executor"] == executor
     assert len(seen) >= 2 and seen == sorted(seen), f"progress bar did not advance: {seen}"
     assert len(live_points) >= 2 and live_points == sorted(live_points), \
         f"Run page curve did not grow live: {live_points}"
@@ -213,7 +219,7 @@ def test_launch_watch_it_finish_clone_it_and_compare(app):
 def test_stop_a_long_run_from_activity_keeps_its_points(app):
     from playwright.sync_api import expect
 
-    base, uri, browser = app
+    base, uri, browser, executor = app
     client = tracking.client(uri)
     form = new_page(browser, base + "/launch?family=tiny")
     set_field(form, "max_epochs", "1000")
@@ -233,6 +239,7 @@ def test_stop_a_long_run_from_activity_keeps_its_points(app):
     wait_for(lambda: status(uri, long_id) in ("FINISHED", "FAILED", "KILLED"), RUN_TIMEOUT_S, "the stop")
     took = time.monotonic() - clicked
     assert status(uri, long_id) == "KILLED", client.get_run(long_id).data.tags.get("runboard.error")
+    assert client.get_run(long_id).data.tags["runboard.executor"] == executor
     assert took < STOP_GRACE_S, f"stopped after {took:.1f} s: forced, not between steps"
     steps = sorted(p.step for p in client.get_metric_history(long_id, "train/loss"))
     assert steps and steps == list(range(len(steps)))  # every logged point kept, none missing

@@ -52,7 +52,7 @@ def test_the_form_of_every_family_renders_with_its_defaults(family, sqlite_store
         assert f.help in (w.help or "")
 
 
-def test_valid_values_queue_one_scheduled_run_with_exactly_those_params(sqlite_store):
+def test_valid_values_queue_one_scheduled_run_with_exactly_those_params(store):
     at = page(LAUNCH, family="mlp")
     at.text_input(key="launch_family-mlp_lr").input("0.01")
     at.text_input(key="launch_family-mlp_max_epochs").input("2")
@@ -83,7 +83,7 @@ def test_invalid_values_show_errors_next_to_fields_and_start_nothing(sqlite_stor
     assert all_runs() == [] and children_of_this_process() <= before
 
 
-def test_clone_prefills_the_form_and_records_where_it_came_from(sqlite_store):
+def test_clone_prefills_the_form_and_records_where_it_came_from(store):
     source = queue.submit(build_spec("mlp", {"lr": 0.02, "hidden": 48}, run_name="original"))
     at = page(LAUNCH, clone=source)
     key = f"launch_clone-{source}_"
@@ -95,7 +95,7 @@ def test_clone_prefills_the_form_and_records_where_it_came_from(sqlite_store):
     assert clone.data.tags[queue.CLONED_FROM] == source
 
 
-def test_a_grid_sweep_from_the_page_queues_a_parent_and_its_trials(sqlite_store):
+def test_a_grid_sweep_from_the_page_queues_a_parent_and_its_trials(store):
     at = page(LAUNCH, family="tiny")
     at.multiselect(key="launch_sweep_fields").set_value(["lr"]).run()
     at.text_input(key="launch_sweep_lr").input("0.01, 0.02, 0.04")
@@ -108,7 +108,7 @@ def test_a_grid_sweep_from_the_page_queues_a_parent_and_its_trials(sqlite_store)
     assert {k.info.status for k in kids} == {"SCHEDULED"}
 
 
-def test_activity_lists_the_queue_and_cancel_takes_a_run_off_it(sqlite_store):
+def test_activity_lists_the_queue_and_cancel_takes_a_run_off_it(store):
     run_id = queue.submit(build_spec("mlp", {}, run_name="waiting"))
     at = page(ACTIVITY)
     assert not at.exception
@@ -123,7 +123,7 @@ def test_activity_with_nothing_queued_says_where_to_launch(sqlite_store):
     assert "Launch" in at.info[0].value
 
 
-def test_activity_cancels_a_whole_sweep(sqlite_store):
+def test_activity_cancels_a_whole_sweep(store):
     from experiments import sweeps
 
     parent = sweeps.create("grid", "tiny", {}, {"lr": [0.01, 0.02]}, budget=2, parallelism=1)
@@ -132,3 +132,35 @@ def test_activity_cancels_a_whole_sweep(sqlite_store):
     assert not at.exception
     statuses = {r.info.run_id: r.info.status for r in all_runs()}
     assert len(statuses) == 3 and set(statuses.values()) == {"KILLED"}
+
+
+def _array(values) -> list[float]:
+    """A trace's x or y: Plotly ships numpy arrays base64-packed as ``{dtype, bdata}``."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(values, dict) and "bdata" in values:
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=np.dtype(values["dtype"])).astype(float).tolist()
+    return [float(v) for v in values]
+
+
+def test_activity_draws_live_curves_of_a_running_run(store):
+    """A RUNNING run written with plain MLflow calls: its loss and val metric appear on Activity."""
+    import json
+
+    from mlflow.entities import Metric
+
+    client = tracking.client()
+    run_id = client.create_run(tracking.experiment_id(), run_name="live-curves").info.run_id  # RUNNING
+    loss = [1.0 / (s + 1) for s in range(12)]
+    client.log_batch(run_id, metrics=[Metric("train/loss", v, 1000 + s, s) for s, v in enumerate(loss)]
+                     + [Metric("val/loss", 0.4, 2000, 5), Metric("val/loss", 0.2, 3000, 11)])
+    at = page(ACTIVITY)
+    assert not at.exception
+    [fig] = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    traces = {t["meta"]["metric"]: t for t in fig["data"]}
+    assert {t["meta"]["run_id"] for t in fig["data"]} == {run_id} and set(traces) == {"train/loss", "val/loss"}
+    assert _array(traces["train/loss"]["x"]) == list(range(12)) and _array(traces["train/loss"]["y"]) == loss
+    assert _array(traces["val/loss"]["x"]) == [5, 11] and _array(traces["val/loss"]["y"]) == [0.4, 0.2]
+    assert traces["val/loss"]["yaxis"] == "y2" and fig["layout"]["xaxis"]["title"]["text"] == "Step"

@@ -125,3 +125,19 @@ def test_a_trainer_started_by_hand_is_left_alone_and_a_recycled_pid_is_not_taken
     finally:
         by_hand.kill()
         by_hand.wait()
+
+
+def test_a_trainer_attaching_to_a_queued_run_claims_it_like_the_worker(store):
+    """``trainers.train --run-id`` on a SCHEDULED run takes it with the worker's conditional UPDATE:
+    afterwards no worker can claim it, and an attach that lost the same race stops before training."""
+    from trainers import run_record
+    from trainers.config import ConfigError
+
+    spec = build_spec("tiny", {"max_epochs": 1})
+    run_id = queue.submit(spec)
+    client = tracking.client()
+    assert run_record.start(client, spec, run_id) == run_id
+    assert client.get_run(run_id).info.status == "RUNNING" and not transitions.claim(run_id)
+    with pytest.raises(ConfigError) as err:
+        run_record.claim(client, run_id)  # what the slower of two starters meets
+    assert err.value.field == "run-id" and "not starting it twice" in str(err.value)

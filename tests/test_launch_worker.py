@@ -5,10 +5,11 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import tiny_family  # noqa: F401 - registers "tiny" in this process
-from launch_util import TESTS, all_runs, kill_trainers, set_launch_env, wait_until, runtime_in_tmp  # noqa: F401 - autouse fixture
+from launch_util import TESTS, all_runs, describe_runs, kill_trainers, set_launch_env, wait_until, runtime_in_tmp  # noqa: F401 - autouse fixture
 
 from experiments import queue
 from experiments.executors.local import LocalExecutor, pid_alive
@@ -41,25 +42,46 @@ def status(run_id):
     return tracking.client().get_run(run_id).info.status
 
 
-def test_queued_run_runs_to_finished_with_its_log_and_pid(sqlite_store, worker):
+def test_queued_run_runs_to_finished_with_its_log_and_pid(store, worker):
     run_id = queue.submit(tiny())
-    wait_until(lambda: status(run_id) == "FINISHED", 180, message="FINISHED")
+    wait_until(lambda: status(run_id) == "FINISHED", 180, message="FINISHED", explain=lambda: describe_runs([run_id]))
     run = tracking.client().get_run(run_id)
     assert run.data.tags[PID_TAG].isdigit() and run.data.tags[queue.EXECUTOR] == "local"
     assert len(tracking.client().get_metric_history(run_id, "train/loss")) == 32  # 256 samples / batch 8
     assert f"starting run {run_id}" in LocalExecutor().logs(run_id, tail=200)
 
 
-def test_trainer_gets_an_argv_an_allow_listed_env_and_its_own_group(sqlite_store, monkeypatch, launch_env):
+def _environ(pid: int) -> dict[str, str]:
+    return dict(kv.split("=", 1) for kv in open(f"/proc/{pid}/environ", "rb").read().decode().split("\0") if kv)
+
+
+def _writer_of(pid: int) -> int | None:
+    """The trainer's child writer process (``trainers.log_sinks``), once it has started."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = stat.read_text().rsplit(")", 1)[1].split()[1]
+            if parent == str(pid) and b"trainers.log_sinks" in (stat.parent / "cmdline").read_bytes():
+                return int(stat.parent.name)
+        except (OSError, IndexError):
+            continue
+    return None
+
+
+def test_trainer_gets_an_argv_an_allow_listed_env_and_its_own_group(store, monkeypatch, launch_env):
     monkeypatch.setenv("DASHBOARD_SECRET_TOKEN", "s3cret")
     w = start_in_thread(limit=1, poll_s=0.2)
     try:
         run_id = queue.submit(tiny(max_epochs=1000, step_sleep=0.05))
         pid = int(wait_until(lambda: tracking.client().get_run(run_id).data.tags.get(PID_TAG), 60, message="pid"))
         argv = open(f"/proc/{pid}/cmdline", "rb").read().decode().split("\0")[:-1]
-        env = dict(kv.split("=", 1) for kv in open(f"/proc/{pid}/environ", "rb").read().decode().split("\0") if kv)
+        env = _environ(pid)
         assert argv == [sys.executable, "-m", "trainers.train", "--run-id", run_id]
-        assert "DASHBOARD_SECRET_TOKEN" not in env and env["MLFLOW_TRACKING_URI"] == sqlite_store
+        assert "DASHBOARD_SECRET_TOKEN" not in env and env["MLFLOW_TRACKING_URI"] == store
+        # its writer process reaches the same store, told through the environment: never in argv,
+        # where a database password would be readable by every user of the host
+        writer = wait_until(lambda: _writer_of(pid), 120, message="the trainer's writer process")
+        assert _environ(writer)["MLFLOW_TRACKING_URI"] == store
+        assert store.encode() not in open(f"/proc/{writer}/cmdline", "rb").read()
         assert env["RUNBOARD_FAMILIES"] == "tiny_family" and os.getpgid(pid) == pid != os.getpgid(0)
     finally:
         w.stop()
@@ -74,18 +96,18 @@ def test_kill_9_of_a_running_trainer_is_failed_within_5_s(store, worker):
     assert "SIGKILL" in tracking.client().get_run(run_id).data.tags[ERROR_TAG]
 
 
-def test_stop_ends_a_running_run_killed_with_its_points(sqlite_store, worker):
+def test_stop_ends_a_running_run_killed_with_its_points(store, worker):
     run_id = queue.submit(tiny(max_epochs=1000, step_sleep=0.02))
     client = tracking.client()
     wait_until(lambda: len(client.get_metric_history(run_id, "train/loss")) >= 10, 180, message="points")
     assert queue.stop(run_id, grace_s=60) == "stopping"
     wait_until(lambda: status(run_id) in TERMINAL, 60, message="stopped")
-    assert status(run_id) == "KILLED"
+    assert status(run_id) == "KILLED", describe_runs([run_id])
     steps = sorted(p.step for p in client.get_metric_history(run_id, "train/loss"))
     assert len(steps) >= 10 and steps == list(range(len(steps)))
 
 
-def test_stop_tag_alone_stops_the_trainer_between_steps(sqlite_store, worker):
+def test_stop_tag_alone_stops_the_trainer_between_steps(store, worker):
     """What a cluster executor relies on: no signal, just the tag read by the writer thread."""
     run_id = queue.submit(tiny(max_epochs=1000, step_sleep=0.02))
     client = tracking.client()
@@ -110,7 +132,7 @@ def _starts(run_id) -> int:
     return LocalExecutor().logs(run_id, tail=10_000).count(f"starting run {run_id}")
 
 
-def test_worker_killed_and_restarted_loses_nothing_and_runs_nothing_twice(sqlite_store, launch_env):
+def test_worker_killed_and_restarted_loses_nothing_and_runs_nothing_twice(store, launch_env):
     ids = [queue.submit(tiny(max_epochs=2, step_sleep=0.1, seed=i)) for i in range(4)]
     first = _worker_process(limit=2)
     try:
@@ -131,7 +153,7 @@ def test_worker_killed_and_restarted_loses_nothing_and_runs_nothing_twice(sqlite
         second.wait(30)
     finals = {r: status(r) for r in ids}
     assert finals[victim] == "FAILED" and "is gone" in tracking.client().get_run(victim).data.tags[ERROR_TAG]
-    assert [finals[r] for r in ids if r != victim] == ["FINISHED"] * 3
+    assert [finals[r] for r in ids if r != victim] == ["FINISHED"] * 3, describe_runs(ids)
     assert [_starts(r) for r in ids] == [1, 1, 1, 1]
     for r in ids:
         if r != victim:
@@ -140,7 +162,7 @@ def test_worker_killed_and_restarted_loses_nothing_and_runs_nothing_twice(sqlite
     assert not [r for r in all_runs() if r.info.status == "RUNNING"]
 
 
-def test_a_live_trainer_left_by_a_dead_worker_is_adopted_not_failed(sqlite_store, launch_env):
+def test_a_live_trainer_left_by_a_dead_worker_is_adopted_not_failed(store, launch_env):
     run_id = queue.submit(tiny(max_epochs=1000, step_sleep=0.05))
     first = _worker_process(limit=1)
     try:
@@ -157,3 +179,27 @@ def test_a_live_trainer_left_by_a_dead_worker_is_adopted_not_failed(sqlite_store
         wait_until(lambda: status(run_id) == "FAILED", 10, 0.1, message="FAILED")
     finally:
         w.stop()
+
+
+def test_a_hand_run_trainer_on_a_queued_run_is_adopted_by_the_worker_not_started_again(sqlite_store, launch_env):
+    run_id = queue.submit(tiny(max_epochs=3, step_sleep=0.1))
+    env = {**os.environ, "PYTHONPATH": f"{tracking.REPO}{os.pathsep}{TESTS}", "RUNBOARD_FAMILIES": "tiny_family"}
+    hand = subprocess.Popen([sys.executable, "-m", "trainers.train", "--run-id", run_id], cwd=tracking.REPO, env=env,
+                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until(lambda: tracking.client().get_run(run_id).data.tags.get(PID_TAG) == str(hand.pid), 120,
+                   message="the hand-run's claim", explain=lambda: describe_runs([run_id]))
+        w = start_in_thread(limit=2, poll_s=0.2)  # the queue moves while the hand-run trains
+        try:
+            wait_until(lambda: w.supervisor.executor.watches(run_id) or status(run_id) in TERMINAL, 60, message="adopted")
+            out, _ = hand.communicate(timeout=180)
+            wait_until(lambda: status(run_id) in TERMINAL and not w.supervisor.executor.watches(run_id), 30, message="reaped")
+        finally:
+            w.stop()
+    finally:
+        if hand.poll() is None:
+            os.killpg(hand.pid, signal.SIGKILL)
+    assert hand.returncode == 0 and status(run_id) == "FINISHED", out + describe_runs([run_id])
+    assert _starts(run_id) == 0  # the worker never started a second trainer for it
+    steps = sorted(p.step for p in tracking.client().get_metric_history(run_id, "train/loss"))
+    assert steps == list(range(96))  # 3 epochs x 32 steps, each once

@@ -25,7 +25,7 @@ def artifact_paths(client, run_id, path=""):
 
 
 @pytest.mark.parametrize("family", sorted(PER_EPOCH))
-def test_family_trains_two_epochs_and_logs_everything(family, sqlite_store):
+def test_family_trains_two_epochs_and_logs_everything(family, store):
     spec = build_spec(family, {"max_epochs": 2})
     result = train(spec)
     client = tracking.client()
@@ -47,7 +47,7 @@ def test_family_trains_two_epochs_and_logs_everything(family, sqlite_store):
     assert {"runboard.version", "runboard.command", "runboard.host"} <= set(run.data.tags)
 
 
-def test_confusion_matrix_artifact_counts_every_validation_example(sqlite_store):
+def test_confusion_matrix_artifact_counts_every_validation_example(store):
     result = train(build_spec("mlp", {"max_epochs": 1}))
     path = mlflow.artifacts.download_artifacts(
         run_id=result.run_id, artifact_path="confusion/epoch_000.json", tracking_uri=tracking.tracking_uri()

@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashboard.viewstate import (
-    BAND_CHOICES, MAX_ITEMS, MAX_QUERY, MAX_SMOOTH, X_CHOICES, ViewState, from_params, to_params,
+    BAND_CHOICES, MAX_ITEMS, MAX_QUERY, MAX_SMOOTH, MAX_STEP, X_CHOICES, ViewState, from_params,
+    to_params,
 )
 
 RUN = "0123456789abcdef0123456789abcdef"
@@ -103,6 +104,14 @@ def test_bad_metric_name_dropped():
     assert state.metrics == ("val/loss",) and len(notes) == 1
 
 
+def _range(pair):
+    lo, hi = pair
+    if lo is None and hi is None:
+        return None
+    return (min(lo, hi), max(lo, hi)) if lo is not None and hi is not None else (lo, hi)
+
+
+_step = st.none() | st.integers(-MAX_STEP, MAX_STEP)
 _names = st.from_regex(r"[A-Za-z0-9_]([A-Za-z0-9_./\-: @]{0,20}[A-Za-z0-9_./:@-])?",
                        fullmatch=True)
 _run_ids = st.from_regex(r"[0-9a-f]{32}", fullmatch=True)
@@ -121,6 +130,11 @@ _states = st.builds(
     sort=st.none() | st.tuples(st.sampled_from(["", "-"]), _names).map("".join),
     cols=st.lists(_names, max_size=4, unique=True).map(tuple),
     run=st.none() | _run_ids,
+    steps=st.tuples(_step, _step).map(_range),
+    pmetric=st.none() | _names,
+    pparams=st.lists(_names, max_size=4, unique=True).map(tuple),
+    sparam=st.none() | _names,
+    diff=st.booleans(),
 )
 
 
@@ -132,7 +146,8 @@ def test_round_trip(state):
 
 
 _keys = st.sampled_from(["exp", "runs", "metrics", "x", "smooth", "logy", "group", "band", "q",
-                         "sort", "cols", "run", "other"])
+                         "sort", "cols", "run", "steps", "pmetric", "pparams", "sparam", "diff",
+                         "other"])
 
 
 @settings(max_examples=300, deadline=None)
@@ -144,3 +159,33 @@ def test_any_params_parse_and_then_round_trip(params):
 
 def test_filter_whitespace_becomes_spaces():
     assert from_params({"q": "\tlr <\n0.1 "})[0].q == "lr < 0.1"
+
+
+def test_step_range_forms():
+    assert from_params({"steps": "500:999"}) == (ViewState(steps=(500, 999)), [])
+    assert from_params({"steps": "500:"})[0].steps == (500, None)
+    assert from_params({"steps": ":-3"})[0].steps == (None, -3)
+    assert from_params({"steps": ":"}) == (ViewState(), [])
+    assert to_params(ViewState(steps=(500, None))) == {"steps": "500:"}
+
+
+def test_bad_step_range_is_dropped_with_a_notice():
+    for raw in ("999:500", "abc", "1.5:2", "<script>alert(1)</script>", f"0:{MAX_STEP + 1}", "1:2:3"):
+        state, notes = from_params({"steps": raw})
+        assert state.steps is None and len(notes) == 1 and "showing every step" in notes[0]
+        assert "<" not in notes[0]
+
+
+def test_explorer_choices_and_differences_toggle():
+    state, notes = from_params({"pmetric": "val/acc", "pparams": "lr,layers", "sparam": "lr",
+                                "diff": "0"})
+    assert notes == []
+    assert state == ViewState(pmetric="val/acc", pparams=("lr", "layers"), sparam="lr", diff=False)
+    assert to_params(state) == {"pmetric": "val/acc", "pparams": "lr,layers", "sparam": "lr",
+                                "diff": "0"}
+
+
+def test_bad_explorer_values_are_dropped_with_notices():
+    state, notes = from_params({"pparams": "lr,<b>x</b>", "sparam": "<i>", "diff": "maybe"})
+    assert state == ViewState(pparams=("lr",)) and len(notes) == 3
+    assert "using on" in notes[2]

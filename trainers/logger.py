@@ -3,10 +3,11 @@ off the training process: see ``trainers.log_sinks``).
 
 ``log_metrics`` only appends a tuple to a list (microseconds). A writer thread turns the buffer
 into ``MlflowClient.log_batch`` calls of up to 1,000 points when the buffer reaches
-``flush_points`` or every ``flush_seconds``, at each epoch end (``request_flush``) and at
-``finalize`` (blocking), so a finished or failed run has every point and a killed process loses
-at most one flush interval. Progress tags and artifacts travel on the same thread, and so does the
-check for a stop request (the ``runboard.stop_requested`` tag, read at most once per interval).
+``flush_points`` or every ``flush_seconds`` (the sink's: 0.5 s to the writer process, 2 s
+in-thread), at each epoch end (``request_flush``) and at ``finalize`` (blocking), so a finished
+or failed run has every point and a killed process loses at most one flush interval. Progress
+tags and artifacts travel on the same thread, and so does the check for a stop request (the
+``runboard.stop_requested`` tag, read at most once per interval).
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ log = logging.getLogger(__name__)
 
 
 class BatchWriter(threading.Thread):
-    def __init__(self, client, run_id: str, flush_points: int = 1000, flush_seconds: float = 2.0, on_stop=None):
+    def __init__(self, client, run_id: str, flush_points: int = 1000, flush_seconds: float | None = None,
+                 on_stop=None):
         super().__init__(name=f"runboard-writer-{run_id[:8]}", daemon=True)
         self.on_stop = on_stop  # called once when the run's stop tag appears
         self._next_stop_check = 0.0
         self.client, self.run_id = client, run_id
-        self.flush_points, self.flush_seconds = flush_points, flush_seconds
+        self.sink = open_sink(client, run_id)
+        self.flush_points, self.flush_seconds = flush_points, flush_seconds or self.sink.flush_seconds
         self._points: list[tuple[str, float, int, int]] = []  # (key, value, ms, step)
         self._tags: dict[str, str] = {}
         self._artifacts: list[tuple[str, str | None]] = []  # (local path, artifact dir)
@@ -39,7 +42,6 @@ class BatchWriter(threading.Thread):
         self._wake = threading.Event()
         self._closing = False
         self.busy_seconds = 0.0  # time spent writing: the most this thread can cost training
-        self.sink = open_sink(client, run_id)
 
     # --- training thread side -------------------------------------------------------------
     def add_points(self, points: list[tuple[str, float, int, int]]) -> None:
@@ -119,7 +121,8 @@ class BatchWriter(threading.Thread):
 class RunboardLogger(Logger):
     """A Lightning logger that writes to an existing MLflow run through a ``BatchWriter``."""
 
-    def __init__(self, client, run_id: str, flush_points: int = 1000, flush_seconds: float = 2.0, on_stop=None):
+    def __init__(self, client, run_id: str, flush_points: int = 1000, flush_seconds: float | None = None,
+                 on_stop=None):
         super().__init__()
         self._run_id = run_id
         self._last_epoch: float | None = None

@@ -63,13 +63,27 @@ def start(client, spec: RunSpec, run_id: str | None) -> str:
     """Create a RUNNING run for ``spec``, or move an existing non-terminal run to RUNNING."""
     if run_id is None:
         exp = tracking.experiment_id(spec.experiment)
+        location = client.get_experiment(exp).artifact_location
+        if why := tracking.artifacts_unreachable(location, client.tracking_uri):
+            # refused before the run exists, not after training at the first checkpoint
+            name = spec.experiment or tracking.default_experiment()
+            raise ConfigError(f"experiment: {name!r}: {why}", field="experiment")
         run_id = client.create_run(exp, run_name=spec.run_name).info.run_id
-    else:
-        status = attachable_status(client, run_id)
-        if status != "RUNNING":
-            client.update_run(run_id, status="RUNNING")
+    elif attachable_status(client, run_id) == "SCHEDULED":
+        claim(client, run_id)
     _log(client, run_id, params_of(spec), run_tags(spec))
     return run_id
+
+
+def claim(client, run_id: str) -> None:
+    """SCHEDULED -> RUNNING for a trainer started by hand on a queued run, with the worker's own
+    compare-and-set: of a hand-run and the worker, exactly one starts the run; the other stops
+    here, before training. (A trainer the worker started finds its run RUNNING: claimed for it.)"""
+    from experiments import store  # the one conditional status UPDATE lives with the queue
+
+    if not store.claim(run_id, client.tracking_uri):
+        raise ConfigError(f"run-id: run {run_id} was started by someone else just now (the queue's worker?); "
+                          "not starting it twice", field="run-id")
 
 
 def attachable_status(client, run_id: str) -> str:

@@ -45,12 +45,17 @@ def sqlite_path(uri: str) -> Path | None:
 
 
 def artifact_root(uri: str | None = None) -> str | None:
-    """Where new experiments keep artifacts; None lets an ``mlflow server`` decide."""
-    if root := os.environ.get("RUNBOARD_ARTIFACT_ROOT"):
-        return root
+    """Where new experiments keep artifacts; None lets an ``mlflow server`` decide.
+
+    An ``http(s)://`` store always decides itself, ``RUNBOARD_ARTIFACT_ROOT`` or not: with
+    ``--serve-artifacts`` files then travel over HTTP to the server's destination, where a local
+    path would leave them on the trainer's disk, out of the dashboard's and teammates' reach.
+    """
     uri = uri or tracking_uri()
     if is_http(uri):
         return None
+    if root := os.environ.get("RUNBOARD_ARTIFACT_ROOT"):
+        return root
     db = sqlite_path(uri)
     base = db.parent if db is not None else EMBEDDED_DIR
     return (base / "artifacts").as_uri()
@@ -68,6 +73,31 @@ def _file_lock(path: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+@contextmanager
+def _server_lock(uri: str):
+    """Serialises store creation on a PostgreSQL database, across processes and hosts: on a fresh
+    database 3 of 4 trainers started at once crashed in MLflow's migration. An advisory lock is
+    held by this session only and released when it ends, however the process ends."""
+    if not uri.startswith("postgresql"):
+        yield
+        return
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(uri, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as con:
+            con.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+            try:
+                yield
+            finally:
+                con.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
+    finally:
+        engine.dispose()
+
+
+_MIGRATION_LOCK = 0x52554E424F415244  # "RUNBOARD": one advisory lock key per database
+
+
 @lru_cache(maxsize=None)
 def prepare_store(uri: str | None = None) -> str:
     """Create/migrate a database store once, switch SQLite to WAL and refresh its statistics.
@@ -81,7 +111,8 @@ def prepare_store(uri: str | None = None) -> str:
 
     db = sqlite_path(uri)
     if db is None:
-        SqlAlchemyStore(uri, artifact_root(uri))
+        with _server_lock(uri):
+            SqlAlchemyStore(uri, artifact_root(uri))
         return uri
     with _file_lock(db.with_name(db.name + ".lock")):
         SqlAlchemyStore(uri, artifact_root(uri))
@@ -119,6 +150,20 @@ def experiment_id(name: str | None = None, uri: str | None = None) -> str:
         if found is None:
             raise
         return found.experiment_id
+
+
+def artifacts_unreachable(location: str, uri: str | None = None) -> str | None:
+    """Why a run logging to this store could not write artifacts under ``location``, else None.
+
+    ``mlflow-artifacts:`` locations (an experiment created through an ``mlflow server`` that
+    serves artifacts) resolve against an http(s) tracking URI only; a trainer writing straight to
+    the server's database would fail at its first checkpoint, after training.
+    """
+    uri = uri or tracking_uri()
+    if location.startswith("mlflow-artifacts:") and not is_http(uri):
+        return ("its artifacts are served by an mlflow server (mlflow-artifacts:); point "
+                "MLFLOW_TRACKING_URI at that server's http:// address, or use another experiment")
+    return None
 
 
 def _experiment_artifacts(name: str, uri: str | None) -> str | None:

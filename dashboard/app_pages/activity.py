@@ -7,11 +7,15 @@ import time
 
 import streamlit as st
 
-from dashboard import ui
+from dashboard import auth, ui
+from dashboard.charts import live_figure
 from experiments import activity, queue
+from trainers.metrics import TRAIN_LOSS, VAL_ACC, VAL_LOSS
 
 PREFIX = "activity"
 LIVE_EVERY = "2s"
+LIVE_METRICS = (TRAIN_LOSS, VAL_ACC, VAL_LOSS)  # read for every running run; the chart shows loss + the first val one
+LIVE_POINTS = 300  # per curve: a mini chart needs no more (the data layer keeps each bucket's min/max)
 
 
 
@@ -35,10 +39,13 @@ def progress_text(row: dict) -> str:
 
 
 def _stop(run_id: str) -> None:
-    st.session_state[f"{PREFIX}_said"] = f"{run_id[:8]}: {queue.stop(run_id)}"  # cancels a queued run or a sweep
+    if (user := auth.require("stop or cancel runs")) is None:
+        return  # checked here, on the server: a viewer's forged click stops nothing
+    said = queue.stop(run_id, stopped_by=user.name)  # cancels a queued run or a sweep
+    st.session_state[f"{PREFIX}_said"] = f"{run_id[:8]}: {said}"
 
 
-def _row_ui(row: dict) -> None:
+def _row_ui(row: dict, viewer: bool, curves=None) -> None:
     rid = row["run_id"]
     with st.container(border=True):
         main, side = st.columns([5, 1])
@@ -47,27 +54,41 @@ def _row_ui(row: dict) -> None:
                       f"[open](/run?run={rid})")
         if row["sweep"]:
             main.caption(f"{row['sweep']} sweep: its trials are queued below as slots free up")
-            side.button("Cancel sweep", key=f"{PREFIX}_cancel_{rid}", on_click=_stop, args=(rid,),
+            side.button("Cancel sweep", key=f"{PREFIX}_cancel_{rid}", on_click=_stop, args=(rid,), disabled=viewer,
                         help="Takes its queued trials off the queue; running trials finish.")
             return
         if row["status"] == "SCHEDULED":
             main.caption(f"Queued #{row['position']} for {_clock(time.time() - row['queued_at'])}")
-            side.button("Cancel", key=f"{PREFIX}_cancel_{rid}", on_click=_stop, args=(rid,))
+            side.button("Cancel", key=f"{PREFIX}_cancel_{rid}", on_click=_stop, args=(rid,), disabled=viewer)
             return
         main.progress(row["fraction"] or 0.0, text=progress_text(row) + (" · stopping" if row["stopping"] else ""))
-        side.button("Stop", key=f"{PREFIX}_stop_{rid}", on_click=_stop, args=(rid,), disabled=row["stopping"],
+        side.button("Stop", key=f"{PREFIX}_stop_{rid}", on_click=_stop, args=(rid,), disabled=row["stopping"] or viewer,
                     help="Stops between steps (KILLED, every point kept); forced after 30 s.")
+        _curve_ui(main, rid, curves)
         with main.expander("Log"):
             st.code(activity.logs(rid) or "(no output yet)", language=None)
 
 
+def _curve_ui(where, rid: str, curves) -> None:
+    """Training loss and the run's main validation metric, redrawn with the fragment."""
+    if curves is None or not (curves["run_id"] == rid).any():
+        where.caption("Curves appear after the first logged steps.")
+        return
+    fig = live_figure(curves, rid, TRAIN_LOSS, LIVE_METRICS[1:])
+    where.plotly_chart(fig, width="stretch", key=f"{PREFIX}_curve_{rid}", config={"displayModeBar": False})
+
+
 @st.fragment(run_every=LIVE_EVERY)
 def _live() -> None:
+    auth.refusal_ui()  # a refused Stop reruns only this fragment, not the frame in app.py
     rows = activity.active()
     if not rows:
         st.info("Nothing is queued or running. Start a run on the [Launch](/launch) page.")
+    running = tuple(sorted(r["run_id"] for r in rows if r["status"] == "RUNNING" and not r["sweep"]))
+    curves = ui.read_or_stop("live curves", ui.curves, running, LIVE_METRICS, max_points=LIVE_POINTS, live=True) if running else None
+    viewer = not auth.can_launch()  # controls stay visible but disabled; _stop checks again
     for row in rows:
-        _row_ui(row)
+        _row_ui(row, viewer, curves)
 
 
 def _recent_ui() -> None:

@@ -7,13 +7,15 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from dashboard import summaries, ui
+from dashboard import share, summaries, ui
 from dashboard.charts import curves_figure
-from dashboard.widgets import best_table, explore_ui, metrics_default
+from dashboard.widgets import (best_table, explore_seed, explore_ui, metrics_default, points_note,
+                               zoom_ui)
 from dashboard.viewstate import BAND_CHOICES, MAX_SMOOTH, X_CHOICES, ViewState
 
 PREFIX = "cmp"
-KEYS = ("cmp_runs", "cmp_metrics", "cmp_x", "cmp_smooth", "cmp_logy", "cmp_group", "cmp_band")
+KEYS = ("cmp_runs", "cmp_metrics", "cmp_x", "cmp_smooth", "cmp_logy", "cmp_group", "cmp_band",
+        "cmp_lo", "cmp_hi", "cmp_diff")
 AUTO, NONE = "", "none"
 X_LABELS = {"step": "Step", "epoch": "Epoch", "relative": "Relative time", "wall": "Wall time"}
 BAND_LABELS = {"std": "mean ± std", "ci95": "mean ± 95 % CI"}
@@ -25,6 +27,10 @@ def _seed(state: ViewState, params: dict[str, str]) -> None:
     ss.cmp_runs, ss.cmp_metrics = list(state.runs), list(state.metrics)
     ss.cmp_x, ss.cmp_smooth, ss.cmp_logy = state.x, state.smooth, state.logy
     ss.cmp_group, ss.cmp_band = state.group or AUTO, state.band
+    ss.cmp_lo, ss.cmp_hi = state.steps or (None, None)
+    ss.cmp_diff = state.diff
+    for key, value in explore_seed(state).items():  # widgets drawn (and checked) further down
+        ss[key] = value
 
 
 def _known_runs(every: pd.DataFrame, fresh: bool) -> list[str]:
@@ -91,12 +97,13 @@ def _controls(sel: pd.DataFrame, ids: list[str], metric_options: list[str]) -> d
         ui.keep_valid("cmp_band", BAND_CHOICES, "std")
         band = st.radio("Group band", BAND_CHOICES, key="cmp_band", format_func=BAND_LABELS.get,
                         horizontal=True, disabled=group is None)
-    return dict(metrics=metrics, x=x, smooth=smooth, logy=logy, group=group, band=band)
+    steps = zoom_ui(PREFIX)
+    return dict(metrics=metrics, x=x, smooth=smooth, logy=logy, group=group, band=band, steps=steps)
 
 
 def _charts(ids: list[str], sel: pd.DataFrame, view: dict, best: dict[str, str], live: bool) -> None:
     metrics = view["metrics"]
-    curves = ui.curves(ids, metrics, live=live)
+    curves = ui.curves(ids, metrics, step_range=view["steps"], live=live)
     totals = curves.attrs.get("total_points", {})
     labels = ui.run_labels(sel)
     starts = dict(zip(sel["run_id"], sel["start_time"]))
@@ -106,21 +113,23 @@ def _charts(ids: list[str], sel: pd.DataFrame, view: dict, best: dict[str, str],
             groups = summaries.group_labels(sel, ids, view["group"])
         except ValueError as exc:
             ui.notice(f"Not grouped: {exc}")
-    cols = st.columns(2) if len(metrics) > 1 else [st.container()]
+    cols, figs = (st.columns(2) if len(metrics) > 1 else [st.container()]), []
     for i, metric in enumerate(metrics):
         part = curves[curves["metric"] == metric]
         fig = curves_figure(part, metric, x=view["x"], smooth=view["smooth"], logy=view["logy"],
                             labels=labels, start_times=starts, groups=groups, band=view["band"],
                             highlight=best.get(metric))
         fig.update_layout(title=dict(text=metric), height=380)
+        figs.append(fig)
         with cols[i % len(cols)]:
             st.plotly_chart(fig, width="stretch", key=f"cmp_chart_{i}", config={"displaylogo": False})
             total = sum(n for (_, m), n in totals.items() if m == metric)
-            if total > len(part):
-                st.caption(f"Showing {len(part):,} of {total:,} points: each bucket keeps its "
-                           "first, last, min and max, drawn as a band.")
+            note = points_note(len(part), total, view["steps"])
+            if note:
+                st.caption(note)
             if view["x"] == "epoch" and not part.empty and part["epoch"].isna().all():
                 st.caption("These runs logged no `epoch` metric: switch the x axis to step.")
+    share.export_ui(figs, "Runboard: compare runs", "cmp_export", note="Runs: " + ", ".join(labels[r] for r in ids))
 
 
 def _live_charts(ids, sel, view, best) -> None:
@@ -153,10 +162,6 @@ def main() -> None:
     if not keys:
         st.info("None of these runs logged a metric yet.")
     view = _controls(sel, ids, keys)
-    group_choice = st.session_state.get("cmp_group") or None
-    ui.write_url(PREFIX, replace(state, runs=tuple(ids), metrics=tuple(view["metrics"]), x=view["x"],
-                                 smooth=round(float(view["smooth"]), 2), logy=bool(view["logy"]),
-                                 group=group_choice, band=view["band"]))
     best = summaries.best_runs(sel, view["metrics"])
     if view["metrics"]:
         if (sel["status"] == "RUNNING").any():
@@ -167,11 +172,17 @@ def main() -> None:
         st.info("Pick one or more metrics to chart.")
     with st.expander("Best run per metric and parameters", expanded=True):
         best_table(sel, view["metrics"] or keys)
-        only = st.toggle("Differences only", value=True, key="cmp_diff", disabled=len(ids) < 2)
+        ui.keep_valid("cmp_diff", [True, False], True)
+        only = st.toggle("Differences only", key="cmp_diff", disabled=len(ids) < 2)
         st.dataframe(summaries.param_diff(sel, ids, only_differences=only and len(ids) > 1),
                      width="stretch")
     with st.expander("Parameters vs metrics"):
-        explore_ui(sel, keys)
+        explored = explore_ui(sel, keys)
+    # Written last, once every widget has been drawn (and its value checked).
+    ui.write_url(PREFIX, replace(state, runs=tuple(ids), metrics=tuple(view["metrics"]), x=view["x"],
+                                 smooth=round(float(view["smooth"]), 2), logy=bool(view["logy"]),
+                                 group=st.session_state.get("cmp_group") or None, band=view["band"],
+                                 steps=view["steps"], diff=bool(only), **explored))
 
 
 main()

@@ -13,8 +13,8 @@ import uuid
 
 import streamlit as st
 
-from dashboard import ui
-from experiments import forms, queue, sweeps
+from dashboard import auth, ui
+from experiments import forms, placement, queue, sweeps
 from trainers.config import ConfigError
 from trainers.registry import families
 
@@ -82,22 +82,29 @@ def _key(*parts) -> str:
     return "form-" + hashlib.sha256(json.dumps([nonce, *parts], sort_keys=True, default=str).encode()).hexdigest()[:40]
 
 
-def _user() -> str | None:
-    try:
-        return st.user.get("email")
-    except Exception:  # noqa: BLE001 - no authentication configured
+def _request() -> dict | None:
+    """What each run asks of the cluster, when the form asked (the Ray executor); else None."""
+    state = st.session_state
+    if f"{PREFIX}_cpus" not in state:
         return None
+    return {"cpus": state[f"{PREFIX}_cpus"], "gpus": state[f"{PREFIX}_gpus"]}
 
 
 def _launch(src: dict, fields: list[forms.FormField]) -> None:
+    if (user := auth.require("launch runs")) is None:
+        return  # checked here, on the server: a viewer's forged click queues nothing
     raw, experiment, name = _raw(src, fields)
-    run_id, errors = queue.launch_form(src["family"], raw, experiment, name, launched_by=_user(),
-                                       cloned_from=src["cloned_from"], idempotency_key=_key(src["family"], raw, experiment, name))
+    request = _request()
+    run_id, errors = queue.launch_form(src["family"], raw, experiment, name, launched_by=user.name,
+                                       cloned_from=src["cloned_from"], resources=request,
+                                       idempotency_key=_key(src["family"], raw, experiment, name, request))
     st.session_state[f"{PREFIX}_errors"] = errors
     st.session_state[f"{PREFIX}_launched"] = run_id
 
 
 def _launch_sweep(src: dict, fields: list[forms.FormField]) -> None:
+    if (user := auth.require("launch sweeps")) is None:
+        return
     state = st.session_state
     raw, experiment, name = _raw(src, fields)
     spec, errors = forms.validate(src["family"], raw, experiment, name)
@@ -114,8 +121,8 @@ def _launch_sweep(src: dict, fields: list[forms.FormField]) -> None:
                     metric=state[f"{PREFIX}_sweep_metric"], direction=state[f"{PREFIX}_sweep_direction"])
         try:
             sweep_id = sweeps.create(state[f"{PREFIX}_sweep_kind"], src["family"], spec.config.model_dump(), space,
-                                     experiment=spec.experiment, name=spec.run_name, launched_by=_user(),
-                                     idempotency_key=_key("sweep", src["family"], raw, space, args), **args)
+                                     experiment=spec.experiment, name=spec.run_name, launched_by=user.name, resources=_request(),
+                                     idempotency_key=_key("sweep", src["family"], raw, space, args, _request()), **args)
         except ConfigError as err:
             field = err.field or "space"
             sweep_level = field in space or field in ("budget", "parallelism", "metric", "space", "kind", "direction")
@@ -150,11 +157,36 @@ def _sweep_ui(src: dict, fields: list[forms.FormField], errors: dict) -> None:
         for key in ("sweep_budget", "sweep_parallelism", "sweep_metric", "sweep_space", "sweep_kind", "sweep_direction"):
             if err := errors.get(key):
                 st.error(err, icon=":material/error:")
-        st.button("Launch sweep", key=f"{PREFIX}_sweep_go", on_click=_launch_sweep, args=(src, fields), disabled=not chosen)
+        st.button("Launch sweep", key=f"{PREFIX}_sweep_go", on_click=_launch_sweep, args=(src, fields),
+                  disabled=not chosen or not auth.can_launch())
+
+
+def _placement_ui(errors: dict) -> None:
+    """Where runs go; with Ray, the cluster's free resources and what each run reserves of them."""
+    place = placement.where()
+    if place["executor"] != "ray":
+        st.caption(f"Runs go to {ui.md_text(place['text'])}.")
+        return
+    if place["resources"]:
+        free = " · ".join(f"{r['free']:g} of {r['total']:g} {name} free" for name, r in place["resources"].items())
+        st.caption(f"Runs go to {ui.md_text(place['text'])} — now {free}.")
+    else:
+        st.warning(f"Runs go to {ui.md_text(place['text'])}; its free resources are unknown "
+                   f"({ui.md_text(place['error'])}).", icon=":material/cloud_off:")
+    c1, c2, _ = st.columns(3)
+    c1.number_input("CPUs per run", 0.0, placement.MAX["cpus"], placement.DEFAULT_REQUEST["cpus"], 0.5, key=f"{PREFIX}_cpus",
+                    help="Reserved for each run (and each sweep trial) on the cluster; Ray starts it when they are free.")
+    c2.number_input("GPUs per run", 0.0, placement.MAX["gpus"], placement.DEFAULT_REQUEST["gpus"], 1.0, key=f"{PREFIX}_gpus",
+                    help="0 trains on CPU. A fraction shares one GPU between runs.")
+    for field in ("cpus", "gpus"):
+        if err := errors.get(field):
+            st.error(err, icon=":material/error:")
 
 
 def main() -> None:
     st.title("Launch")
+    if not auth.can_launch():
+        st.info("You are signed in as a viewer: you can look at the form, but only a launcher can launch.")
     src = _source()
     fam = families().get(src["family"])
     if fam is None:
@@ -177,10 +209,12 @@ def main() -> None:
     for i, f in enumerate(fields):
         with cols[i % 3]:
             _field_ui(f, src["values"].get(f.name, f.default), f"{PREFIX}_{src['id']}_{f.name}", errors.get(f.name))
-    for field in set(errors) - {f.name for f in fields} - {"name", "experiment"}:
+    _placement_ui(errors)
+    for field in set(errors) - {f.name for f in fields} - {"name", "experiment", "cpus", "gpus"}:
         if not field.startswith("sweep_"):
             st.error(errors[field], icon=":material/error:")
-    st.button("Launch", type="primary", key=f"{PREFIX}_go", on_click=_launch, args=(src, fields))
+    st.button("Launch", type="primary", key=f"{PREFIX}_go", on_click=_launch, args=(src, fields),
+              disabled=not auth.can_launch())
     if launched := st.session_state.get(f"{PREFIX}_launched"):
         st.success(f"Queued `{launched}` — follow it on [Activity](/activity) or open [the run](/run?run={launched}).")
         if st.button("New launch", key=f"{PREFIX}_again", help="Launching the same values again starts the same run; this starts a new one."):

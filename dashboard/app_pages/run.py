@@ -13,6 +13,7 @@ import streamlit as st
 from dashboard import ui
 from dashboard.charts import confusion_figure, curves_figure
 from dashboard.viewstate import ViewState
+from dashboard.widgets import points_note, zoom_ui
 
 PREFIX = "run"
 SPEC_TAG = "runboard.spec"  # trainers.run_record.SPEC_TAG: the launch a run came from
@@ -79,12 +80,16 @@ def _status(rid: str) -> None:
                   "marked FAILED by reconciliation.")
 
 
-def _curves(rid: str, metrics: list[str], live: bool) -> None:
+def _seed(state: ViewState, _params: dict[str, str]) -> None:
+    st.session_state.run_lo, st.session_state.run_hi = state.steps or (None, None)
+
+
+def _curves(rid: str, metrics: list[str], live: bool, steps=None) -> None:
     if not metrics:
         st.info("This run has logged no metrics yet. Trainers log train/loss every step and "
                 "validation metrics every epoch.")
         return
-    curves = ui.curves([rid], metrics, live=live)
+    curves = ui.curves([rid], metrics, step_range=steps, live=live)
     totals = curves.attrs.get("total_points", {})
     cols = st.columns(2)
     for i, metric in enumerate(metrics):
@@ -93,16 +98,16 @@ def _curves(rid: str, metrics: list[str], live: bool) -> None:
         fig.update_layout(title=dict(text=metric), height=300, showlegend=False)
         with cols[i % 2]:
             st.plotly_chart(fig, width="stretch", key=f"run_chart_{i}", config={"displaylogo": False})
-            total = totals.get((rid, metric), len(part))
-            if total > len(part):
-                st.caption(f"Showing {len(part):,} of {total:,} points (min–max band kept).")
+            note = points_note(len(part), totals.get((rid, metric), len(part)), steps)
+            if note:
+                st.caption(note)
 
 
-def _live(rid: str, metrics: list[str]) -> None:
+def _live(rid: str, metrics: list[str], steps) -> None:
     @st.fragment(run_every=LIVE_EVERY)
     def live() -> None:
         _status(rid)
-        _curves(rid, metrics, live=True)
+        _curves(rid, metrics, live=True, steps=steps)
         if (ui.run(rid) or {}).get("status") != "RUNNING":
             st.rerun()  # finished: one full redraw without the timer
 
@@ -169,7 +174,7 @@ def _pick_run(state: ViewState) -> None:
 
 
 def main() -> None:
-    state, _, fresh = ui.url_state(PREFIX, lambda *_: None, ())
+    state, _, fresh = ui.url_state(PREFIX, _seed, ("run_lo", "run_hi"))
     if not state.run:
         st.title("Run")
         _pick_run(state)
@@ -181,7 +186,6 @@ def main() -> None:
                   "another store.")
         _pick_run(replace(state, run=None))
         return
-    ui.write_url(PREFIX, state)
     rid = info["run_id"]
     st.title(ui.md_text(info.get("run_name") or rid[:8]))
     st.caption(f"Run {rid} · experiment {info.get('experiment_id')}")
@@ -192,11 +196,13 @@ def main() -> None:
         st.page_link("app_pages/launch.py", label="Clone", icon=":material/content_copy:",
                      query_params={"clone": rid}, help="Open the Launch form pre-filled with this run's params.")
     metrics = sorted(info.get("metrics", {}))
+    steps = zoom_ui(PREFIX) if metrics else None
+    ui.write_url(PREFIX, replace(state, steps=steps))
     if info.get("status") == "RUNNING":
-        _live(rid, metrics)
+        _live(rid, metrics, steps)
     else:
         _status(rid)
-        _curves(rid, metrics, live=False)
+        _curves(rid, metrics, live=False, steps=steps)
     tabs = st.tabs(["Confusion matrix", "Params", "Tags", "Artifacts"])
     with tabs[0]:
         _confusion(rid)

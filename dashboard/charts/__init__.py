@@ -3,6 +3,7 @@
 from dashboard.charts.confusion import confusion_figure
 from dashboard.charts.curves import X_TITLES, curves_figure, ema
 from dashboard.charts.groups import aggregate, align
+from dashboard.charts.live import live_figure
 from dashboard.charts.runs import parallel_figure, scatter_figure
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "confusion_figure",
     "curves_figure",
     "ema",
+    "live_figure",
     "parallel_figure",
     "scatter_figure",
 ]

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
+from experiments.executors import force_later
 from trainers import tracking
 from trainers.run_record import HOST_TAG, PID_TAG, STOP_TAG
 
+log = logging.getLogger(__name__)
 EXECUTOR_TAG = "runboard.executor"
 STOP_GRACE_TAG = "runboard.stop_grace_s"
 # What a trainer may see of the launcher's environment. Everything else (the dashboard's auth
@@ -25,6 +28,9 @@ ALLOW = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", 
          "MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN",
          "MLFLOW_TRACKING_INSECURE_TLS", "MLFLOW_TRACKING_SERVER_CERT_PATH"}
 
+DASHBOARD_ONLY = {"RUNBOARD_AUTH", "RUNBOARD_ACCOUNTS", "RUNBOARD_MLFLOW_UI"}
+_SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|COOKIE|_KEY$|^RUNBOARD_OIDC", re.I)
+
 
 def default_limit() -> int:
     if value := os.environ.get("RUNBOARD_MAX_RUNS"):
@@ -32,10 +38,16 @@ def default_limit() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
+def _runboard_setting(name: str) -> bool:
+    """RUNBOARD_* settings reach trainers, except the dashboard's own login settings and anything
+    named like a credential (a secrets.toml root key becomes an environment variable too)."""
+    return name.startswith("RUNBOARD_") and name not in DASHBOARD_ONLY and not _SECRET_NAME.search(name)
+
+
 def child_env(uri: str, environ: dict[str, str] | None = None) -> dict[str, str]:
     environ = os.environ if environ is None else environ
     extra = {s.strip() for s in environ.get("RUNBOARD_ENV_ALLOW", "").split(",") if s.strip()}
-    env = {k: v for k, v in environ.items() if k in ALLOW or k in extra or k.startswith("RUNBOARD_")}
+    env = {k: v for k, v in environ.items() if k in ALLOW or k in extra or _runboard_setting(k)}
     env["MLFLOW_TRACKING_URI"] = uri
     env["PYTHONUNBUFFERED"] = "1"  # the log file shows lines as they happen
     return env
@@ -105,7 +117,11 @@ class LocalExecutor:
             proc = subprocess.Popen(argv, cwd=tracking.REPO, env=child_env(self.uri), stdin=subprocess.DEVNULL,
                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
         self._procs[run_id] = proc
-        self._tag(run_id, proc.pid)
+        try:
+            self._tag(run_id, proc.pid)
+        except Exception:  # noqa: BLE001 - the process runs and is watched: failing the run now would
+            # leave a trainer training a FAILED run (its FINISHED refused). It writes pid/host itself.
+            log.warning("run %s started as pid %d, but its pid tag could not be written", run_id, proc.pid, exc_info=True)
 
     def _tag(self, run_id: str, pid: int) -> None:
         from mlflow.entities import RunTag
@@ -163,9 +179,7 @@ class LocalExecutor:
         tracking.client(self.uri).set_tag(run_id, STOP_TAG, f"{time.time():.3f}")
         tracking.client(self.uri).set_tag(run_id, STOP_GRACE_TAG, f"{grace_s:g}")
         self._signal(run_id, signal.SIGTERM)
-        timer = threading.Timer(grace_s, self.kill, args=(run_id,))
-        timer.daemon = True
-        timer.start()
+        force_later(grace_s, self.kill, run_id)
 
     def kill(self, run_id: str) -> None:
         self._signal(run_id, signal.SIGKILL)
