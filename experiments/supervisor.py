@@ -22,6 +22,7 @@ from trainers.run_record import HOST_TAG, PID_TAG, TERMINAL
 
 log = logging.getLogger(__name__)
 HEARTBEAT = "runboard.heartbeat"
+REPEAT_LOG_S = 60.0  # a repeating tick failure is logged at most this often
 CLAIM_TIMEOUT_S = 60.0  # a queued run RUNNING this long with no pid lost its worker before the spawn
 
 
@@ -51,11 +52,23 @@ class Supervisor:
         self._next_reconcile = 0.0
 
     def run(self, stop: threading.Event, poll_s: float = 0.5) -> None:
+        last_error, quiet_until = "", 0.0
         while not stop.is_set():
             try:
                 self.tick()
-            except Exception:  # noqa: BLE001 - a store hiccup must not end the queue; next tick retries
-                log.exception("supervisor tick failed")
+                if last_error:
+                    log.warning("supervisor recovered")
+                last_error = ""
+            except Exception as exc:  # noqa: BLE001 - a store hiccup must not end the queue; next tick retries
+                # A store or cluster that stays down fails every poll: the traceback once, then
+                # one line a minute while the same error repeats.
+                said = f"{type(exc).__name__}: {exc}"
+                if said != last_error:
+                    log.exception("supervisor tick failed")
+                    last_error, quiet_until = said, time.monotonic() + REPEAT_LOG_S
+                elif time.monotonic() >= quiet_until:
+                    log.warning("supervisor tick still failing: %s", said[:300])
+                    quiet_until = time.monotonic() + REPEAT_LOG_S
             stop.wait(poll_s)
 
     def tick(self) -> None:

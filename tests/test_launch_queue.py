@@ -141,3 +141,29 @@ def test_a_trainer_attaching_to_a_queued_run_claims_it_like_the_worker(store):
     with pytest.raises(ConfigError) as err:
         run_record.claim(client, run_id)  # what the slower of two starters meets
     assert err.value.field == "run-id" and "not starting it twice" in str(err.value)
+
+
+class _ClusterDown(LocalExecutor):
+    """A real local executor whose cluster side is unreachable until ``up`` is set."""
+
+    up = False
+
+    def reap(self):
+        if not self.up:
+            raise ConnectionError("cluster at 127.0.0.1:1 refused the connection")
+        return super().reap()
+
+
+def test_a_failure_that_repeats_every_poll_is_logged_once(sqlite_store, caplog):
+    sup = Supervisor(_ClusterDown(sqlite_store, limit=1), sqlite_store)
+    stop = threading.Event()
+    loop = threading.Thread(target=sup.run, args=(stop, 0.02))
+    with caplog.at_level("WARNING", logger="experiments.supervisor"):
+        loop.start()
+        time.sleep(1.0)  # ~50 failing ticks
+        sup.executor.up = True
+        time.sleep(0.3)
+        stop.set()
+        loop.join(10)
+    said = [(r.getMessage(), r.exc_info is not None) for r in caplog.records]
+    assert said == [("supervisor tick failed", True), ("supervisor recovered", False)]
