@@ -61,6 +61,35 @@ def test_curves_logged_as_integers_and_nan_first_read_the_same(sqlite_store, mon
     assert theirs["value"].isna().sum() == 2000
 
 
+WRITER = """
+import sys, time
+from mlflow.entities import Metric
+from trainers import tracking
+uri, run = sys.argv[1], sys.argv[2]
+client = tracking.client(uri)
+for i in range(40):  # 2,000 points in batches of 50, each batch one transaction
+    now = int(time.time() * 1000)
+    client.log_batch(run, metrics=[Metric("train/loss", float(s), now, s) for s in range(i * 50, i * 50 + 50)])
+    time.sleep(0.02)
+"""
+
+
+def test_reads_while_another_process_writes_see_whole_batches(sqlite_store):
+    run = tracking.client(sqlite_store).create_run(tracking.experiment_id("live", sqlite_store)).info.run_id
+    assert reader_process.wait_ready()
+    before = reader_process.served
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, sqlite_store, run], cwd=ROOT)
+    seen = []
+    while writer.poll() is None:
+        steps = data.curves([run], ["train/loss"], max_points=10_000)["step"].tolist()
+        assert steps == list(range(len(steps))) and len(steps) % 50 == 0  # a prefix of whole batches
+        seen.append(len(steps))
+    assert writer.returncode == 0
+    assert len(data.curves([run], ["train/loss"], max_points=10_000)) == 2000
+    assert seen == sorted(seen) and len(set(seen)) >= 3  # the curve was seen growing
+    assert reader_process.served > before + 1
+
+
 def test_a_query_error_is_reported_and_changes_nothing(sqlite_store, caplog):
     assert reader_process.wait_ready()
     path = tracking.sqlite_path(sqlite_store)

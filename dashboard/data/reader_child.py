@@ -59,6 +59,8 @@ def main() -> None:
         out.write(struct.pack("<q", answer.nbytes))
         out.write(answer)
         out.flush()
+        del answer
+        pa.default_memory_pool().release_unused()  # hand a big view's buffers back to the system
 
 
 if __name__ == "__main__":
