@@ -4,17 +4,15 @@ gets no link. The Runs table's "Clone selected" waits for exactly one selected r
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import streamlit as st
-from streamlit.testing.v1 import AppTest
+from app_util import open_page
 
 from experiments import queue
 from trainers import tracking
 from trainers.spec import build_spec
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 
 
 @pytest.fixture(autouse=True)
@@ -22,17 +20,6 @@ def _fresh_cache():
     st.cache_data.clear()
     yield
     st.cache_data.clear()
-
-
-def open_page(page: str, **params: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    if page != "runs":
-        at.switch_page(f"app_pages/{page}.py")
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
 
 
 def test_run_page_links_a_launched_run_to_its_prefilled_form(store, tmp_path, monkeypatch):

@@ -5,7 +5,6 @@ does (query params first)."""
 
 from __future__ import annotations
 
-import json
 import re
 import os
 import subprocess
@@ -17,11 +16,11 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from app_util import figures, open_page  # noqa: F401 - test_compare_links imports them from here
 from plain_store import HTML, LONG_POINTS, write_plain_store
 from trainers import tracking
 
 REPO = Path(__file__).resolve().parents[1]
-APP = str(REPO / "dashboard" / "app.py")
 TRAINED_SEEDS = (1, 2)
 
 
@@ -71,22 +70,6 @@ def trained_uri(request, make_store, tmp_path_factory):
 def trained(trained_uri, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", trained_uri)
     return trained_uri
-
-
-def open_page(page: str, **params: str) -> AppTest:
-    """Run ``page`` ("runs", "compare", "run") as if its share link had been opened."""
-    at = AppTest.from_file(APP, default_timeout=60)
-    if page != "runs":
-        at.switch_page(f"app_pages/{page}.py")
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
-
-
-def figures(at: AppTest) -> list[dict]:
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
 
 
 def line_runs(fig: dict) -> list[str]:

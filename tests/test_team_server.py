@@ -16,7 +16,7 @@ import pytest
 import streamlit as st
 from mlflow import MlflowClient
 from server_util import mlflow_server
-from streamlit.testing.v1 import AppTest
+from app_util import figures, open_page
 
 from dashboard import data
 from trainers import metrics as m
@@ -24,7 +24,6 @@ from trainers import tracking
 
 pytestmark = pytest.mark.slow
 EPOCHS = 2
-APP = str(tracking.REPO / "dashboard" / "app.py")
 
 
 @pytest.fixture(scope="module")
@@ -102,28 +101,14 @@ def on_the_server(team, monkeypatch):
     st.cache_data.clear()
 
 
-def _open(page: str, **params: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.switch_page(f"app_pages/{page}.py")
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
-
-
-def _figures(at: AppTest) -> list[dict]:
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
-
-
 def test_run_page_charts_the_run_and_its_confusion_matrix_from_the_server(on_the_server):
-    at = _open("run", run=on_the_server)
-    titles = {(f["layout"].get("title") or {}).get("text") for f in _figures(at)}
+    at = open_page("run", timeout=120, run=on_the_server)
+    titles = {(f["layout"].get("title") or {}).get("text") for f in figures(at)}
     assert {m.TRAIN_LOSS, m.VAL_LOSS, m.VAL_ACC} <= titles
-    assert [f for f in _figures(at) if f["data"] and f["data"][0]["type"] == "heatmap"]
+    assert [f for f in figures(at) if f["data"] and f["data"][0]["type"] == "heatmap"]
 
 
 def test_compare_page_draws_the_run_from_the_server(on_the_server):
-    at = _open("compare", runs=on_the_server, metrics=m.TRAIN_LOSS)
-    lines = [t for f in _figures(at) for t in f["data"] if (t.get("meta") or {}).get("role") == "line"]
+    at = open_page("compare", timeout=120, runs=on_the_server, metrics=m.TRAIN_LOSS)
+    lines = [t for f in figures(at) for t in f["data"] if (t.get("meta") or {}).get("role") == "line"]
     assert [t["meta"]["run_id"] for t in lines] == [on_the_server]

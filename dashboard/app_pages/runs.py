@@ -7,7 +7,7 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from dashboard import query, summaries, ui
+from dashboard import query, ui
 from dashboard import widgets as runs_table
 from dashboard.viewstate import ViewState
 

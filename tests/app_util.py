@@ -1,0 +1,34 @@
+"""The dashboard's pages under Streamlit's AppTest, opened the way a share link opens them:
+``from app_util import open_page, figures``."""
+
+from __future__ import annotations
+
+import json
+
+from streamlit.testing.v1 import AppTest
+
+from trainers import tracking
+
+APP = str(tracking.REPO / "dashboard" / "app.py")
+
+
+def app_test(page: str, timeout: float = 60, **params: str) -> AppTest:
+    """``page`` ("runs", "compare", "run", "launch", "activity") with its query params, not yet run."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    if page != "runs":
+        at.switch_page(f"app_pages/{page}.py")
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at
+
+
+def open_page(page: str, timeout: float = 60, **params: str) -> AppTest:
+    """``page`` run as if its share link had been opened; fails on any exception in the page."""
+    at = app_test(page, timeout, **params).run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def figures(at: AppTest) -> list[dict]:
+    """The Plotly figures the page drew, as dicts."""
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
