@@ -52,6 +52,19 @@ def write_plain_store(uri: str | None = None, experiment: str = "plain") -> dict
     return ids
 
 
+def finished_runs(uri: str, experiment: str, n: int = 2, points: int = 30) -> list[str]:
+    """``n`` finished runs named ``<experiment>-<i>``, each with a ``train/loss`` curve of
+    ``points`` steps (run i's curve lies 0.1 * i above run 0's)."""
+    client, ids, t0 = tracking.client(uri), [], int(time.time() * 1000)
+    eid = tracking.experiment_id(experiment, uri)
+    for i in range(n):
+        rid = client.create_run(eid, run_name=f"{experiment}-{i}").info.run_id
+        client.log_batch(rid, metrics=[Metric("train/loss", 1.0 / (s + 1) + 0.1 * i, t0 + s, s) for s in range(points)])
+        client.set_terminated(rid)
+        ids.append(rid)
+    return ids
+
+
 def _run(c, eid: str, name: str, points, params=None, tags=None) -> str:
     """A finished run; points are (key, value, step), logged one by one in that order."""
     run_id = c.create_run(eid, run_name=name, tags=tags or {}).info.run_id

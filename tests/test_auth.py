@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from plain_store import finished_runs
 import streamlit as st
 import tiny_family  # noqa: F401 - registers the "tiny" family in this process (AppTest runs here)
 from launch_util import all_runs, runtime_in_tmp  # noqa: F401 - autouse fixture
-from mlflow.entities import Metric
 from streamlit.testing.v1 import AppTest
 
 from app_util import app_test
@@ -40,14 +40,7 @@ def team(tmp_path, monkeypatch, sqlite_store):
 
 
 def two_runs() -> list[str]:
-    client, ids = tracking.client(), []
-    eid = tracking.experiment_id("auth")
-    for i in range(2):
-        rid = client.create_run(eid, run_name=f"run-{i}").info.run_id
-        client.log_batch(rid, metrics=[Metric("train/loss", 1.0 / (s + 1) + i, 0, s) for s in range(20)])
-        client.set_terminated(rid)
-        ids.append(rid)
-    return ids
+    return finished_runs(tracking.tracking_uri(), "auth", points=20)
 
 
 def open_page(page: str, **params: str) -> AppTest:

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
 
 import pytest
+from plain_store import finished_runs
 
 from browser_util import CHROMIUM, CHROMIUM_ARGS, COLD_WAIT_MS, WAIT_MS, plotly_traces, require_chromium, streamlit_app, \
     wait_for_rerun
 from dashboard import accounts
 from experiments import queue
-from mlflow.entities import Metric
 from trainers import tracking
 from trainers.spec import build_spec
 
@@ -27,13 +26,7 @@ RUN_ID = re.compile(r"\b[0-9a-f]{32}\b")
 
 def write_store(uri: str) -> tuple[list[str], str]:
     """Two finished runs with a curve each, and one queued launch."""
-    client, ids, t0 = tracking.client(uri), [], int(time.time() * 1000)
-    eid = tracking.experiment_id("team", uri)
-    for i in range(2):
-        rid = client.create_run(eid, run_name=f"team-{i}").info.run_id
-        client.log_batch(rid, metrics=[Metric("train/loss", 1.0 / (s + 1) + 0.1 * i, t0 + s, s) for s in range(30)])
-        client.set_terminated(rid)
-        ids.append(rid)
+    ids = finished_runs(uri, "team")
     queued = queue.submit(build_spec("mlp", {}, run_name="queued-one"), uri=uri)
     return ids, queued
 

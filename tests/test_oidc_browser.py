@@ -9,14 +9,12 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
-import time
 
 import pytest
+from plain_store import finished_runs
 
 from browser_util import CHROMIUM, CHROMIUM_ARGS, COLD_WAIT_MS, WAIT_MS, free_port, plotly_traces, require_chromium, \
     streamlit_app, wait_for_rerun
-from mlflow.entities import Metric
-from trainers import tracking
 
 pytestmark = pytest.mark.browser
 pytest.importorskip("authlib", reason="OIDC login needs Authlib (requirements.txt)")
@@ -48,15 +46,9 @@ def app(tmp_path_factory, sqlite_template):
     root = tmp_path_factory.mktemp("oidc-browser")
     shutil.copyfile(sqlite_template, root / "mlflow.db")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    client, ids, t0 = tracking.client(uri), [], int(time.time() * 1000)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RUNBOARD_ARTIFACT_ROOT", (root / "artifacts").as_uri())
-        eid = tracking.experiment_id("oidc", uri)
-    for i in range(2):
-        rid = client.create_run(eid, run_name=f"oidc-{i}").info.run_id
-        client.log_batch(rid, metrics=[Metric("train/loss", 1.0 / (s + 1) + 0.1 * i, t0 + s, s) for s in range(20)])
-        client.set_terminated(rid)
-        ids.append(rid)
+        ids = finished_runs(uri, "oidc", points=20)
     port = free_port()
     with Provider() as provider:
         (root / "secrets.toml").write_text(secrets_toml(port, provider))
