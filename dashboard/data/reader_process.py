@@ -88,8 +88,11 @@ _retry_at = 0.0
 served = 0  # requests answered by the processes (tests check which path a read took)
 
 
+HAVE_ADBC = importlib.util.find_spec("adbc_driver_sqlite") is not None  # looked up once, not per view
+
+
 def enabled() -> bool:
-    return os.environ.get("RUNBOARD_ARROW_READER", "1") != "0" and importlib.util.find_spec("adbc_driver_sqlite") is not None
+    return HAVE_ADBC and os.environ.get("RUNBOARD_ARROW_READER", "1") != "0"
 
 
 def _get() -> list[_Process]:
