@@ -1,0 +1,72 @@
+"""The run vocabulary: every tag a trainer, the launch side and the dashboard share, and the statuses.
+
+One home for each name. MLflow's own tags come from MLflow's constants; Runboard's are
+``runboard.*``. A comment says which side writes a tag (each tag is written by one side).
+"""
+
+from __future__ import annotations
+
+from mlflow.utils.mlflow_tags import (
+    MLFLOW_GIT_COMMIT,
+    MLFLOW_PARENT_RUN_ID,
+    MLFLOW_RUN_NAME,
+    MLFLOW_SOURCE_NAME,
+    MLFLOW_SOURCE_TYPE,
+    MLFLOW_USER,
+)
+
+# --- statuses ---------------------------------------------------------------------------------
+TERMINAL = frozenset({"FINISHED", "FAILED", "KILLED"})
+ACTIVE = ("RUNNING", "SCHEDULED")
+
+# --- MLflow's own -------------------------------------------------------------------------------
+USER = MLFLOW_USER  # who launched the run (launch side), else the trainer's OS user
+PARENT = MLFLOW_PARENT_RUN_ID  # a sweep trial's parent run
+RUN_NAME = MLFLOW_RUN_NAME
+SOURCE_NAME = MLFLOW_SOURCE_NAME
+SOURCE_TYPE = MLFLOW_SOURCE_TYPE
+GIT_COMMIT = MLFLOW_GIT_COMMIT
+
+# --- what a run is (written when it is created: by the queue, or by a trainer started by hand) ---
+FAMILY = "runboard.family"
+SPEC = "runboard.spec"  # the validated RunSpec as JSON: what the trainer trains
+VERSION = "runboard.version"
+
+# --- the trainer process (trainer) ---------------------------------------------------------------
+COMMAND = "runboard.command"
+HOST = "runboard.host"  # with PID: lets a reaper on that host tell a live run from a dead one
+PID = "runboard.pid"
+ERROR = "runboard.error"  # why a run ended FAILED / KILLED (trainer, reaper or launch side)
+
+# --- live progress (trainer) ---------------------------------------------------------------------
+PROGRESS = "runboard.progress."  # prefix of the four below
+PROGRESS_EPOCH = PROGRESS + "epoch"
+PROGRESS_STEP = PROGRESS + "step"
+PROGRESS_TOTAL_STEPS = PROGRESS + "total_steps"
+PROGRESS_MAX_EPOCHS = PROGRESS + "max_epochs"
+HEARTBEAT = "runboard.heartbeat"  # unix seconds of the last step
+
+# --- the queue (launch side) ---------------------------------------------------------------------
+QUEUED = "runboard.queued"  # unix seconds of submit; every run the queue created has it
+LAUNCHED_BY = "runboard.launched_by"
+CLONED_FROM = "runboard.cloned_from"
+SUBMIT_KEY = "runboard.submit_key"  # idempotency key of a submit
+STOP_REQUESTED = "runboard.stop_requested"  # unix seconds; the trainer stops at the next step once it sees it
+STOPPED_BY = "runboard.stopped_by"  # who pressed Stop / Cancel
+EXECUTOR = "runboard.executor"  # local | ray
+JOB = "runboard.job_id"  # the executor's handle when the run is not a local process (a Ray job id)
+STOP_GRACE = "runboard.stop_grace_s"
+RAY_ADDRESS = "runboard.ray.address"
+RAY_RUN_ID = "runboard.run_id"  # Ray job metadata key naming the run
+REQUEST_CPUS = "runboard.request.cpus"
+REQUEST_GPUS = "runboard.request.gpus"
+
+# --- sweeps (launch side) ------------------------------------------------------------------------
+SWEEP = "runboard.sweep"  # on the parent: the sweep's definition
+SWEEP_KIND = "runboard.sweep.kind"  # grid | random | optuna, on parent and trials
+SWEEP_TRIAL = "runboard.sweep.trial"  # the trial's number, on a trial
+SWEEP_BEST = "runboard.sweep.best_"  # prefix: best trial's facts on the parent
+SWEEP_FINISHED_TRIALS = "runboard.sweep.finished_trials"
+
+# How long a RUNNING run may go without a heartbeat before the reaper (and every page) calls it dead.
+STALE_AFTER_S_DEFAULT = 600.0
