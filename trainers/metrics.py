@@ -14,6 +14,17 @@ VAL_KL = "val/kl"
 TRAIN_RECON = "train/recon_loss"
 TRAIN_KL = "train/kl"
 EPOCH = "epoch"  # logged by Lightning beside every step metric; maps steps to epochs
+VAL_PERPLEXITY = "val/perplexity"  # language models: exp(val/loss)
+
+# Per-step training health, logged by Runboard's logger for any Lightning module.
+TRAIN_LR = "train/lr"
+TRAIN_GRAD_NORM = "train/grad_norm"
+SAMPLES_PER_S = "throughput/samples_per_s"
+TOKENS_PER_S = "throughput/tokens_per_s"  # when the LightningModule sets ``tokens_per_sample``
+
+# System metrics use MLflow's own names (mlflow.system_metrics), so runs logged with
+# ``mlflow.enable_system_metrics_logging()`` chart the same way.
+SYSTEM_PREFIX = "system/"
 
 CLASSIFICATION = (VAL_LOSS, VAL_ACC, VAL_PRECISION, VAL_RECALL, VAL_F1)
 REGRESSION = (VAL_LOSS, VAL_MSE, VAL_MAE, VAL_R2)
