@@ -9,7 +9,7 @@ import pytest
 from dashboard.charts import (
     aggregate, align, confusion_figure, curves_figure, ema, parallel_figure, scatter_figure,
 )
-from dashboard.charts.curves import split_curves
+from dashboard.charts.traces import split_curves
 
 A, B, C = "a" * 32, "b" * 32, "c" * 32
 T0 = 1_700_000_000_000  # ms

@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+
 from dashboard.charts._style import palette, rgba
-from dashboard.charts.curves import Curve, ema, run_traces, x_out
+from dashboard.charts.traces import Curve, ema, run_traces, x_out
 
 MAX_UNION = 2_000  # a union grid up to this size is used as is …
 GRID_POINTS = 1_000  # … else an even grid of this many points

@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard.charts._style import empty_figure, palette, plain
-from dashboard.charts.curves import split_curves
+from dashboard.charts.traces import split_curves
 
 
 def live_metric(curves: pd.DataFrame, run_id: str, candidates: Sequence[str]) -> str | None:
