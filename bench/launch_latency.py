@@ -74,6 +74,7 @@ def one_launch(probe: Probe, spec_values: dict) -> dict[str, float]:
     """Seconds from submit to each milestone of one queued run (a worker must be running)."""
     from experiments import queue
     from experiments.executors.local import pid_alive
+    from trainers import run_tags
     from trainers.spec import build_spec
 
     t0 = time.perf_counter()
@@ -81,25 +82,27 @@ def one_launch(probe: Probe, spec_values: dict) -> dict[str, float]:
     marks = {"scheduled": time.perf_counter() - t0}
     _wait(lambda: probe.status(run_id) != "SCHEDULED")
     marks["running"] = time.perf_counter() - t0
-    _wait(lambda: probe.tag(run_id, "runboard.command"))  # set by the trainer when it attaches
+    _wait(lambda: probe.tag(run_id, run_tags.COMMAND))  # set by the trainer when it attaches
     marks["attached"] = time.perf_counter() - t0
-    _wait(lambda: probe.tag(run_id, "runboard.heartbeat"))
+    _wait(lambda: probe.tag(run_id, run_tags.HEARTBEAT))
     marks["first step"] = time.perf_counter() - t0
     _wait(lambda: probe.status(run_id) in ("FINISHED", "FAILED", "KILLED"), every=0.2)
-    pid = int(probe.tag(run_id, "runboard.pid"))
+    pid = int(probe.tag(run_id, run_tags.PID))
     _wait(lambda: not pid_alive(pid, run_id), every=0.1)  # like proc.wait() below: no overlap between the two
     return marks
 
 
 def direct_launch(probe: Probe, spec_args: list[str]) -> dict[str, float]:
     """The same trainer started by hand: process start -> run created -> first step."""
+    from trainers import run_tags
+
     before = probe.run_ids()
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "trainers.train", "mlp", *spec_args], cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     run_id = _wait(lambda: next(iter(probe.run_ids() - before), None))
     marks = {"attached": time.perf_counter() - t0}
-    _wait(lambda: probe.tag(run_id, "runboard.heartbeat"))
+    _wait(lambda: probe.tag(run_id, run_tags.HEARTBEAT))
     marks["first step"] = time.perf_counter() - t0
     proc.wait()
     return marks
@@ -129,7 +132,7 @@ def main() -> None:
         os.environ["RUNBOARD_ARTIFACT_ROOT"] = Path(tmp, "artifacts").as_uri()
         from experiments import queue
         from experiments.worker import start_in_thread
-        from trainers import tracking
+        from trainers import run_tags, tracking
 
         tracking.prepare_store()
         sched = submit_to_scheduled(args.submits)
@@ -154,7 +157,7 @@ def main() -> None:
         idle = page_seconds(args.reps)
         ids = [queue.submit(tracking_spec(i)) for i in range(3)]
         client = tracking.client()
-        _wait(lambda: all("runboard.heartbeat" in client.get_run(r).data.tags for r in ids), every=0.2)
+        _wait(lambda: all(run_tags.HEARTBEAT in client.get_run(r).data.tags for r in ids), every=0.2)
         busy = page_seconds(args.reps)
         print(f"dashboard default page (AppTest, server side): idle {statistics.median(idle):.2f} s, "
               f"while 3 runs train {statistics.median(busy):.2f} s (ratio {statistics.median(busy) / statistics.median(idle):.2f}x)")

@@ -14,6 +14,7 @@ from dashboard import summaries, ui
 from dashboard.charts import parallel_figure, scatter_figure
 from dashboard.viewstate import MAX_STEP
 from trainers.metrics import higher_is_better
+from trainers.run_tags import RUN_NAME
 
 MAX_DEFAULT_PARAMS = 10
 MAX_DEFAULT_METRICS = 8
@@ -35,7 +36,7 @@ def metric_names(frame: pd.DataFrame) -> list[str]:
 
 def column_options(frame: pd.DataFrame, metrics: list[str]) -> list[str]:
     params = sorted(c for c in frame.columns if c.startswith("params."))
-    tags = sorted(c for c in frame.columns if c.startswith("tags.") and c != "tags.mlflow.runName")
+    tags = sorted(c for c in frame.columns if c.startswith("tags.") and c != f"tags.{RUN_NAME}")
     info = [c for c in INFO_COLUMNS if c in frame.columns]
     return [f"metrics.{m}" for m in metrics] + params + tags + info
 

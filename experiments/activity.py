@@ -6,37 +6,22 @@ from __future__ import annotations
 import time
 
 from experiments import queue
-from trainers import tracking
+from trainers import progress, tracking
 from trainers.run_record import ERROR_TAG, FAMILY_TAG
-
-PROGRESS = "runboard.progress."
-
-
-def _num(tags: dict, key: str) -> float | None:
-    try:
-        return float(tags[key])
-    except (KeyError, ValueError):
-        return None
 
 
 def _row(run, now: float) -> dict:
     tags = run.data.tags
-    step, total = _num(tags, PROGRESS + "step"), _num(tags, PROGRESS + "total_steps")
-    epoch, epochs = _num(tags, PROGRESS + "epoch"), _num(tags, PROGRESS + "max_epochs")
     started = (run.info.start_time or 0) / 1000
-    beat = _num(tags, "runboard.heartbeat")
-    eta = None
-    if step and total and beat:
-        first = float(tags.get(queue.QUEUED, started))
-        eta = max(0.0, (beat - first) * (total - step) / step)  # includes queue wait: a cautious estimate
+    p = progress.read(tags, float(tags.get(queue.QUEUED, started)), now)
     return {
         "run_id": run.info.run_id, "name": run.info.run_name or run.info.run_id[:8], "status": run.info.status,
         "family": tags.get(FAMILY_TAG, ""), "launched_by": tags.get(queue.LAUNCHED_BY, ""),
         "parent_run_id": tags.get(queue.PARENT), "sweep": tags.get(queue.SWEEP_KIND),
         "experiment_id": run.info.experiment_id, "queued_at": started,
-        "epoch": epoch, "max_epochs": epochs, "step": step, "total_steps": total,
-        "fraction": min(1.0, step / total) if step is not None and total else None,
-        "eta_s": eta, "heartbeat_age_s": now - beat if beat else None,
+        "epoch": p.epoch, "max_epochs": p.max_epochs, "step": p.step, "total_steps": p.total_steps,
+        "fraction": p.fraction, "eta_s": p.eta_s, "heartbeat_age_s": p.heartbeat_age_s, "stale": p.stale,
+        "progress_text": p.text(),
         "stopping": queue.STOP_TAG in tags,
         "error": tags.get(ERROR_TAG),
     }

@@ -11,8 +11,7 @@ import math
 
 from trainers.config import ConfigError
 
-CPUS_TAG = "runboard.request.cpus"
-GPUS_TAG = "runboard.request.gpus"
+from trainers.run_tags import REQUEST_CPUS as CPUS_TAG, REQUEST_GPUS as GPUS_TAG
 DEFAULT_REQUEST = {"cpus": 1.0, "gpus": 0.0}
 MAX = {"cpus": 1024.0, "gpus": 64.0}
 

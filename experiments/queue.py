@@ -20,25 +20,18 @@ from trainers.config import ConfigError
 from trainers.run_record import ERROR_TAG, FAMILY_TAG, SPEC_TAG, STOP_TAG, TERMINAL, params_of
 from trainers.spec import RunSpec
 
-LAUNCHED_BY = "runboard.launched_by"
-CLONED_FROM = "runboard.cloned_from"
-STOPPED_BY = "runboard.stopped_by"  # who pressed Stop / Cancel
-SUBMIT_KEY = "runboard.submit_key"
-QUEUED = "runboard.queued"  # set on every run created by submit (the reaper knows it had a worker)
-PARENT = "mlflow.parentRunId"
-EXECUTOR = "runboard.executor"
-JOB = "runboard.job_id"  # the executor's handle when the run is not a local process (a Ray job id)
-STOP_GRACE = "runboard.stop_grace_s"
-SWEEP_KIND = "runboard.sweep.kind"
-SWEEP_TRIAL = "runboard.sweep.trial"
+from trainers.run_tags import (  # noqa: F401 - re-exported for the launch side's callers
+    CLONED_FROM, EXECUTOR, JOB, LAUNCHED_BY, PARENT, QUEUED, STOP_GRACE, STOPPED_BY, SUBMIT_KEY, SWEEP_KIND, SWEEP_TRIAL,
+)
+from trainers import run_tags as T
 _KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 
 
 def launch_tags(spec: RunSpec, launched_by=None, parent_run_id=None, cloned_from=None, key=None) -> dict[str, str]:
     tags = {
         FAMILY_TAG: spec.family, SPEC_TAG: spec.to_json(), QUEUED: f"{time.time():.3f}",
-        "runboard.version": __version__, LAUNCHED_BY: launched_by or getpass.getuser(),
-        "mlflow.user": launched_by or getpass.getuser(), "mlflow.source.name": "trainers.train",
+        T.VERSION: __version__, LAUNCHED_BY: launched_by or getpass.getuser(),
+        T.USER: launched_by or getpass.getuser(), T.SOURCE_NAME: "trainers.train",
     }
     optional = {PARENT: parent_run_id, CLONED_FROM: cloned_from, SUBMIT_KEY: key}
     return {**tags, **{k: v for k, v in optional.items() if v}}

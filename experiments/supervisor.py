@@ -17,17 +17,17 @@ import time
 
 from experiments import queue, store, sweeps
 from experiments.executors.local import pid_alive
-from trainers import tracking
+from trainers import run_tags, tracking
 from trainers.run_record import HOST_TAG, PID_TAG, TERMINAL
 
 log = logging.getLogger(__name__)
-HEARTBEAT = "runboard.heartbeat"
+HEARTBEAT = run_tags.HEARTBEAT
 REPEAT_LOG_S = 60.0  # a repeating tick failure is logged at most this often
 CLAIM_TIMEOUT_S = 60.0  # a queued run RUNNING this long with no pid lost its worker before the spawn
 
 
 def stale_after_s() -> float:
-    return float(os.environ.get("RUNBOARD_STALE_S", "600"))
+    return run_tags.stale_after_s()
 
 
 def _exit_reason(code: int | None) -> str:

@@ -21,15 +21,15 @@ from typing import Any
 from mlflow.entities import Param
 
 from experiments import placement, queue, store
-from trainers import tracking
+from trainers import run_tags, tracking
 from trainers.config import ConfigError
 from trainers.registry import get as get_family
 from trainers.run_record import FAMILY_TAG, SPEC_TAG, TERMINAL
 from trainers.spec import build_spec, check_name
 
-SWEEP_TAG = "runboard.sweep"
+SWEEP_TAG = run_tags.SWEEP
 KINDS = ("grid", "random", "optuna")
-BEST = "runboard.sweep.best_"
+BEST = run_tags.SWEEP_BEST
 
 
 @dataclass(frozen=True)
@@ -258,7 +258,7 @@ def _finish(parent, cfg: dict, kids: list, uri: str | None) -> None:
     client.set_tag(parent.info.run_id, BEST + "run_id", best.info.run_id)
     client.set_tag(parent.info.run_id, BEST + "value", repr(value))
     client.set_tag(parent.info.run_id, BEST + "params", json.dumps({k: config[k] for k in cfg["space"]}, sort_keys=True))
-    client.set_tag(parent.info.run_id, "runboard.sweep.finished_trials", str(len(scored)))
+    client.set_tag(parent.info.run_id, run_tags.SWEEP_FINISHED_TRIALS, str(len(scored)))
     client.log_metric(parent.info.run_id, f"best/{cfg['metric']}", value)
     store.end_if_active(parent.info.run_id, "FINISHED", None, uri)
 

@@ -11,8 +11,7 @@ import pytorch_lightning as pl
 
 from trainers.logger import RunboardLogger
 
-PROGRESS = "runboard.progress."
-HEARTBEAT = "runboard.heartbeat"
+from trainers import run_tags as T
 
 
 class Progress(pl.Callback):
@@ -23,19 +22,19 @@ class Progress(pl.Callback):
 
     def on_train_start(self, trainer, pl_module):
         self.logger.set_tags({
-            PROGRESS + "total_steps": int(trainer.estimated_stepping_batches),
-            PROGRESS + "max_epochs": trainer.max_epochs,
-            PROGRESS + "epoch": 0, PROGRESS + "step": 0, HEARTBEAT: f"{time.time():.0f}",
+            T.PROGRESS_TOTAL_STEPS: int(trainer.estimated_stepping_batches),
+            T.PROGRESS_MAX_EPOCHS: trainer.max_epochs, T.PROGRESS_STARTED: f"{time.time():.0f}",
+            T.PROGRESS_EPOCH: 0, T.PROGRESS_STEP: 0, T.HEARTBEAT: f"{time.time():.0f}",
         })
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         self.logger.set_tags({
-            PROGRESS + "epoch": trainer.current_epoch, PROGRESS + "step": trainer.global_step,
-            HEARTBEAT: f"{time.time():.0f}",
+            T.PROGRESS_EPOCH: trainer.current_epoch, T.PROGRESS_STEP: trainer.global_step,
+            T.HEARTBEAT: f"{time.time():.0f}",
         })
 
     def on_train_epoch_end(self, trainer, pl_module):
-        self.logger.set_tags({PROGRESS + "epoch": trainer.current_epoch + 1})
+        self.logger.set_tags({T.PROGRESS_EPOCH: trainer.current_epoch + 1})
         self.logger.flush()
 
 

@@ -16,13 +16,12 @@ from trainers import __version__, tracking
 from trainers.config import ConfigError
 from trainers.spec import RunSpec
 
-TERMINAL = {"FINISHED", "FAILED", "KILLED"}
-SPEC_TAG = "runboard.spec"
-FAMILY_TAG = "runboard.family"
-ERROR_TAG = "runboard.error"
-PID_TAG = "runboard.pid"  # with runboard.host: lets a reaper on that host tell a live run from a dead one
-HOST_TAG = "runboard.host"
-STOP_TAG = "runboard.stop_requested"  # unix seconds; the trainer stops at the next step once it sees it
+from trainers import run_tags as T
+from trainers.run_tags import TERMINAL  # noqa: F401 - re-exported: older callers import it from here
+
+# The names other modules import from here; their one home is trainers.run_tags.
+SPEC_TAG, FAMILY_TAG, ERROR_TAG = T.SPEC, T.FAMILY, T.ERROR
+PID_TAG, HOST_TAG, STOP_TAG = T.PID, T.HOST, T.STOP_REQUESTED
 
 
 @lru_cache(maxsize=1)
@@ -35,19 +34,27 @@ def git_commit() -> str | None:
 
 
 def run_tags(spec: RunSpec) -> dict[str, str]:
-    tags = {
+    """What the run is. Written by whoever creates the run: the queue (``experiments.queue``) for a
+    launch, the trainer for a run started by hand — never both, so a launcher stays ``mlflow.user``."""
+    return {
         FAMILY_TAG: spec.family,
         SPEC_TAG: spec.to_json(),
-        "runboard.version": __version__,
-        "runboard.command": shlex.join([sys.executable, *sys.argv]),
+        T.VERSION: __version__,
+        T.USER: getpass.getuser(),
+        T.SOURCE_NAME: "trainers.train",
+    }
+
+
+def process_tags() -> dict[str, str]:
+    """The training process and the code it runs: always written by the trainer."""
+    tags = {
+        T.COMMAND: shlex.join([sys.executable, *sys.argv]),
         HOST_TAG: socket.gethostname(),
         PID_TAG: str(os.getpid()),
-        "mlflow.user": getpass.getuser(),
-        "mlflow.source.name": "trainers.train",
-        "mlflow.source.type": "LOCAL",
+        T.SOURCE_TYPE: "LOCAL",
     }
     if commit := git_commit():
-        tags["mlflow.source.git.commit"] = commit
+        tags[T.GIT_COMMIT] = commit
     return tags
 
 
@@ -69,9 +76,11 @@ def start(client, spec: RunSpec, run_id: str | None) -> str:
             name = spec.experiment or tracking.default_experiment()
             raise ConfigError(f"experiment: {name!r}: {why}", field="experiment")
         run_id = client.create_run(exp, run_name=spec.run_name).info.run_id
-    elif attachable_status(client, run_id) == "SCHEDULED":
+        _log(client, run_id, params_of(spec), {**run_tags(spec), **process_tags()})
+        return run_id
+    if attachable_status(client, run_id) == "SCHEDULED":
         claim(client, run_id)
-    _log(client, run_id, params_of(spec), run_tags(spec))
+    _log(client, run_id, {}, process_tags())  # the queue logged the params and what the run is
     return run_id
 
 

@@ -6,6 +6,8 @@ One home for each name. MLflow's own tags come from MLflow's constants; Runboard
 
 from __future__ import annotations
 
+import os
+
 from mlflow.utils.mlflow_tags import (
     MLFLOW_GIT_COMMIT,
     MLFLOW_PARENT_RUN_ID,
@@ -39,11 +41,12 @@ PID = "runboard.pid"
 ERROR = "runboard.error"  # why a run ended FAILED / KILLED (trainer, reaper or launch side)
 
 # --- live progress (trainer) ---------------------------------------------------------------------
-PROGRESS = "runboard.progress."  # prefix of the four below
+PROGRESS = "runboard.progress."  # prefix of the ones below
 PROGRESS_EPOCH = PROGRESS + "epoch"
 PROGRESS_STEP = PROGRESS + "step"
 PROGRESS_TOTAL_STEPS = PROGRESS + "total_steps"
 PROGRESS_MAX_EPOCHS = PROGRESS + "max_epochs"
+PROGRESS_STARTED = PROGRESS + "started"  # unix seconds when training began (after any queue wait)
 HEARTBEAT = "runboard.heartbeat"  # unix seconds of the last step
 
 # --- the queue (launch side) ---------------------------------------------------------------------
@@ -70,3 +73,8 @@ SWEEP_FINISHED_TRIALS = "runboard.sweep.finished_trials"
 
 # How long a RUNNING run may go without a heartbeat before the reaper (and every page) calls it dead.
 STALE_AFTER_S_DEFAULT = 600.0
+
+
+def stale_after_s() -> float:
+    """The reaper's limit (``RUNBOARD_STALE_S``), which the pages use too: one threshold everywhere."""
+    return float(os.environ.get("RUNBOARD_STALE_S", STALE_AFTER_S_DEFAULT))

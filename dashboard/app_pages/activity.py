@@ -11,31 +11,13 @@ from dashboard import auth, ui
 from dashboard.charts import live_figure
 from experiments import activity, queue
 from trainers.metrics import TRAIN_LOSS, VAL_ACC, VAL_LOSS
+from trainers.progress import duration_text
 
 PREFIX = "activity"
 LIVE_EVERY = "2s"
 LIVE_METRICS = (TRAIN_LOSS, VAL_ACC, VAL_LOSS)  # read for every running run; the chart shows loss + the first val one
 LIVE_POINTS = 300  # per curve: a mini chart needs no more (the data layer keeps each bucket's min/max)
 
-
-
-
-def _clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    s = int(seconds)
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-
-
-def progress_text(row: dict) -> str:
-    parts = []
-    if row["epoch"] is not None and row["max_epochs"]:
-        parts.append(f"epoch {row['epoch']:.0f}/{row['max_epochs']:.0f}")
-    if row["step"] is not None and row["total_steps"]:
-        parts.append(f"step {row['step']:.0f}/{row['total_steps']:.0f}")
-    if row["eta_s"] is not None:
-        parts.append(f"ETA {_clock(row['eta_s'])}")
-    return " · ".join(parts) or "starting…"
 
 
 def _stop(run_id: str) -> None:
@@ -58,10 +40,10 @@ def _row_ui(row: dict, viewer: bool, curves=None) -> None:
                         help="Takes its queued trials off the queue; running trials finish.")
             return
         if row["status"] == "SCHEDULED":
-            main.caption(f"Queued #{row['position']} for {_clock(time.time() - row['queued_at'])}")
+            main.caption(f"Queued #{row['position']} for {duration_text(time.time() - row['queued_at'])}")
             side.button("Cancel", key=f"{PREFIX}_cancel_{rid}", on_click=_stop, args=(rid,), disabled=viewer)
             return
-        main.progress(row["fraction"] or 0.0, text=progress_text(row) + (" · stopping" if row["stopping"] else ""))
+        main.progress(row["fraction"] or 0.0, text=(row["progress_text"] or "starting…") + (" · stopping" if row["stopping"] else ""))
         side.button("Stop", key=f"{PREFIX}_stop_{rid}", on_click=_stop, args=(rid,), disabled=row["stopping"] or viewer,
                     help="Stops between steps (KILLED, every point kept); forced after 30 s.")
         _curve_ui(main, rid, curves)

@@ -14,48 +14,12 @@ from dashboard import ui
 from dashboard.charts import confusion_figure, curves_figure
 from dashboard.viewstate import ViewState
 from dashboard.widgets import points_note, zoom_ui
+from trainers import progress
+from trainers.run_tags import SPEC as SPEC_TAG
 
 PREFIX = "run"
-SPEC_TAG = "runboard.spec"  # trainers.run_record.SPEC_TAG: the launch a run came from
-PROGRESS = "runboard.progress."
-HEARTBEAT = "runboard.heartbeat"
-STALE_AFTER_S = 120  # a RUNNING run whose heartbeat is older than this probably died
 LIVE_EVERY = "5s"
 _EPOCH_FILE = re.compile(r"epoch_(\d+)\.json$")
-
-
-def _number(tags: dict, key: str) -> float | None:
-    try:
-        return float(tags[key])
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(max(seconds, 0))
-    h, rem = divmod(seconds, 3600)
-    return f"{h}:{rem // 60:02d}:{rem % 60:02d}" if h else f"{rem // 60}:{rem % 60:02d}"
-
-
-def progress(tags: dict, start: pd.Timestamp | None, now: float) -> tuple[float | None, str, float | None]:
-    """(fraction done, "epoch x/y · step s/t · ETA m:ss", heartbeat age in s) from progress tags."""
-    epoch, max_epochs = _number(tags, PROGRESS + "epoch"), _number(tags, PROGRESS + "max_epochs")
-    step, total = _number(tags, PROGRESS + "step"), _number(tags, PROGRESS + "total_steps")
-    beat = _number(tags, HEARTBEAT)
-    parts, frac = [], None
-    if epoch is not None and max_epochs:
-        parts.append(f"epoch {epoch:.0f}/{max_epochs:.0f}")
-        frac = epoch / max_epochs
-    if step is not None and total:
-        parts.append(f"step {step:.0f}/{total:.0f}")
-        frac = step / total
-        started = start.timestamp() if start is not None and not pd.isna(start) else None
-        if started is not None and step > 0:
-            elapsed = (beat or now) - started
-            parts.append(f"ETA {_duration(elapsed * (total - step) / step)}")
-    if frac is not None:
-        frac = min(max(frac, 0.0), 1.0)
-    return frac, " · ".join(parts), (now - beat if beat else None)
 
 
 def _status(rid: str) -> None:
@@ -68,16 +32,17 @@ def _status(rid: str) -> None:
     duration = info.get("duration_s")
     if status == "RUNNING" and start is not None and not pd.isna(start):
         duration = time.time() - start.timestamp()
-    c3.metric("Duration", _duration(duration) if duration is not None and duration == duration else "—")
+    c3.metric("Duration", progress.duration_text(duration) if duration is not None and duration == duration else "—")
     c4.metric("User", ui.md_text(info.get("user") or "—"))
     if status != "RUNNING":
         return
-    frac, text, age = progress(info.get("tags", {}), start, time.time())
-    if frac is not None:
-        st.progress(frac, text=text)
-    if age is not None and age > STALE_AFTER_S:
-        ui.notice(f"No heartbeat for {_duration(age)}: the trainer may have died; it will be "
-                  "marked FAILED by reconciliation.")
+    started = start.timestamp() if start is not None and not pd.isna(start) else None
+    now = progress.read(info.get("tags", {}), started, time.time())
+    if now.fraction is not None:
+        st.progress(now.fraction, text=now.text())
+    if now.stale:
+        ui.notice(f"No heartbeat for {progress.duration_text(now.heartbeat_age_s)}: the trainer may have died; "
+                  "it will be marked FAILED by reconciliation.")
 
 
 def _seed(state: ViewState, _params: dict[str, str]) -> None:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard.data.downsample import decode
+from trainers.run_tags import PARENT as PARENT_TAG
 
 EXPERIMENT_COLUMNS = ["experiment_id", "name", "lifecycle_stage", "artifact_location", "creation_time", "n_runs"]
 RUN_COLUMNS = [
@@ -13,7 +14,6 @@ RUN_COLUMNS = [
     "duration_s", "parent_run_id", "user",
 ]  # fmt: skip
 BASE_ROW = ["run_id", "experiment_id", "run_name", "status", "start_ms", "end_ms", "user", "artifact_uri"]
-PARENT_TAG = "mlflow.parentRunId"
 
 
 def experiments_frame(df: pd.DataFrame) -> pd.DataFrame:

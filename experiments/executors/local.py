@@ -13,12 +13,11 @@ import time
 from pathlib import Path
 
 from experiments.executors import force_later
-from trainers import tracking
+from trainers import run_tags, tracking
 from trainers.run_record import HOST_TAG, PID_TAG, STOP_TAG
 
 log = logging.getLogger(__name__)
-EXECUTOR_TAG = "runboard.executor"
-STOP_GRACE_TAG = "runboard.stop_grace_s"
+EXECUTOR_TAG, STOP_GRACE_TAG = run_tags.EXECUTOR, run_tags.STOP_GRACE
 # What a trainer may see of the launcher's environment. Everything else (the dashboard's auth
 # secrets, cloud keys, tokens) stays out; RUNBOARD_ENV_ALLOW adds names for a site that needs them.
 ALLOW = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH",

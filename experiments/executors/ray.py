@@ -23,10 +23,10 @@ import urllib.request
 from experiments import placement, queue, store
 from experiments.executors import force_later
 from experiments.executors.local import child_env
-from trainers import tracking
+from trainers import run_tags, tracking
 from trainers.run_record import STOP_TAG
 
-ADDRESS_TAG = "runboard.ray.address"
+ADDRESS_TAG = run_tags.RAY_ADDRESS
 DEFAULT_ADDRESS = "http://127.0.0.1:8265"
 ACTIVE = ("PENDING", "RUNNING")  # Ray's job states before it ends SUCCEEDED / FAILED / STOPPED
 DEFAULT_JOBS = 16  # jobs in flight at once unless RUNBOARD_MAX_RUNS says otherwise: Ray queues past its free resources
@@ -120,7 +120,7 @@ class RayExecutor:
             self.client().submit_job(
                 entrypoint=shlex.join(argv(run_id)), submission_id=job, runtime_env={"env_vars": job_env(self.uri)},
                 entrypoint_num_cpus=request["cpus"], entrypoint_num_gpus=request["gpus"],
-                metadata={"runboard.run_id": run_id})
+                metadata={run_tags.RAY_RUN_ID: run_id})
         except RuntimeError:
             if self._info(job) is None:  # not "already submitted": a real failure
                 raise

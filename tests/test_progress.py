@@ -1,0 +1,38 @@
+"""One progress reader for every page, and one home for run-tag names."""
+
+import re
+from pathlib import Path
+
+from trainers import progress
+from trainers import run_tags as T
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_progress_counts_the_eta_from_training_start_not_from_the_queue():
+    tags = {T.PROGRESS_STEP: "50", T.PROGRESS_TOTAL_STEPS: "100", T.PROGRESS_EPOCH: "1",
+            T.PROGRESS_MAX_EPOCHS: "2", T.PROGRESS_STARTED: "1000", T.HEARTBEAT: "1010"}
+    p = progress.read(tags, started_s=900.0, now=1011.0)  # queued at 900, training began at 1000
+    assert p.fraction == 0.5 and p.eta_s == 10.0 and p.heartbeat_age_s == 1.0
+    assert p.text() == "epoch 1/2 · step 50/100 · ETA 0:10"
+
+
+def test_progress_falls_back_to_the_run_start_and_reads_partial_tags():
+    p = progress.read({T.PROGRESS_EPOCH: "1", T.PROGRESS_MAX_EPOCHS: "4"}, started_s=None, now=5.0)
+    assert p.fraction == 0.25 and p.eta_s is None and p.heartbeat_age_s is None and not p.stale
+    assert progress.read({T.PROGRESS_STEP: "5", T.PROGRESS_TOTAL_STEPS: "10"}, 0.0, 10.0).eta_s == 10.0
+    assert progress.read({}, None, 0.0).text() == ""
+
+
+def test_a_run_is_stale_after_the_reapers_limit_on_every_page(monkeypatch):
+    monkeypatch.setenv("RUNBOARD_STALE_S", "30")
+    assert progress.read({T.HEARTBEAT: "100"}, None, 131.0).stale
+    assert not progress.read({T.HEARTBEAT: "100"}, None, 129.0).stale
+
+
+def test_no_run_tag_literal_lives_outside_the_vocabulary():
+    literal = re.compile(r"""["']runboard\.[a-z_]+|["']mlflow\.(user|parentRunId|source|runName)""")
+    found = [f"{path.relative_to(REPO)}:{n}" for top in ("trainers", "experiments", "dashboard", "bench")
+             for path in (REPO / top).rglob("*.py") if path.name != "run_tags.py"
+             for n, line in enumerate(path.read_text().splitlines(), 1) if literal.search(line)]
+    assert found == []
