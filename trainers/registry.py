@@ -17,12 +17,14 @@ import importlib
 import inspect
 import os
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import pytorch_lightning as pl
 from pydantic import Field, create_model
 
 from trainers.config import ConfigError, TrainConfig
+
+if TYPE_CHECKING:  # importing the registry must not import torch: the dashboard reads it
+    import pytorch_lightning as pl
 
 Build = Callable[[Any], "tuple[pl.LightningModule, pl.LightningDataModule]"]
 
