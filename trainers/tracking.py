@@ -119,9 +119,28 @@ def prepare_store(uri: str | None = None) -> str:
         with sqlite3.connect(db, timeout=30) as con:
             # WAL: readers never block writers (a held read otherwise fails writers after 20 s).
             con.execute("PRAGMA journal_mode=WAL")
-            # MLflow never runs ANALYZE; without statistics SQLite picks a scan-by-key plan.
-            con.execute("PRAGMA optimize=0x10002")
+            refresh_statistics(con)
     return uri
+
+
+def refresh_statistics(con: sqlite3.Connection, growth: float = 2.0) -> bool:
+    """ANALYZE a SQLite store that has no statistics, or whose metrics table grew ``growth``-fold
+    since it was last analysed. MLflow never runs ANALYZE; without statistics SQLite picks a
+    scan-by-key plan for every curve (BASELINES.md). ``PRAGMA optimize`` would not do it here: on
+    SQLite 3.40 it only analyses tables that earlier queries marked, so a fresh store stayed bare.
+    ``analysis_limit`` samples each index, so this costs milliseconds even on a large store; its
+    row counts are estimates, so the size at the last ANALYZE is kept in Runboard's own table."""
+    con.execute("CREATE TABLE IF NOT EXISTS runboard_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    rows = con.execute("SELECT coalesce(max(rowid), 0) FROM metrics").fetchone()[0]
+    found = con.execute("SELECT value FROM runboard_meta WHERE key = 'analysed_metrics_rows'").fetchone()
+    has_stats = con.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone()
+    if has_stats and found and rows <= max(int(found[0]), 1) * growth:
+        return False
+    con.execute("PRAGMA analysis_limit=1000")
+    con.execute("ANALYZE")
+    con.execute("INSERT OR REPLACE INTO runboard_meta VALUES ('analysed_metrics_rows', ?)", (str(rows),))
+    con.commit()
+    return True
 
 
 def client(uri: str | None = None):
