@@ -136,8 +136,11 @@ def test_worker_killed_and_restarted_loses_nothing_and_runs_nothing_twice(store,
     ids = [queue.submit(tiny(max_epochs=2, step_sleep=0.1, seed=i)) for i in range(4)]
     first = _worker_process(limit=2)
     try:
-        running = wait_until(lambda: [r for r in ids if status(r) == "RUNNING"
-                                      and tracking.client().get_run(r).data.tags.get(PID_TAG)], 120, message="2 running")
+        def two_running():  # both trainers attached (each writes its pid); a load can delay the second
+            found = [r for r in ids if status(r) == "RUNNING" and tracking.client().get_run(r).data.tags.get(PID_TAG)]
+            return found if len(found) >= 2 else None
+
+        running = wait_until(two_running, 120, message="2 running")
         assert len(running) == 2 and sum(status(r) == "SCHEDULED" for r in ids) == 2
     finally:
         os.kill(first.pid, signal.SIGKILL)
