@@ -52,3 +52,21 @@ def test_rest_run_and_metric_keys_match_sql(served):
     assert data.run(ids["deleted"], uri=http_uri) is None
     both = [ids["unordered"], ids["html"]]
     assert data.metric_keys(both, uri=http_uri) == data.metric_keys(both, uri=sql_uri)
+
+
+@pytest.mark.slow
+def test_rest_reads_histories_as_json_exactly_as_the_client_does(served):
+    from mlflow import MlflowClient
+
+    from dashboard.data import rest
+
+    _, http_uri, ids = served
+    c = MlflowClient(tracking_uri=http_uri)
+    for role, key in [("nan_inf", "val/loss"), ("unordered", "train/loss"), ("long", "train/loss"),
+                      ("no_metrics", "train/loss"), ("deleted", "train/loss")]:
+        fast = rest._history_json(c, ids[role], key)  # the fast path itself, not its fallback
+        points = c.get_metric_history(ids[role], key)
+        assert fast[0].tolist() == [p.step for p in points] and fast[1].tolist() == [p.timestamp for p in points]
+        np.testing.assert_array_equal(fast[2], rest.ds.decode(np.array([p.value for p in points], dtype=np.float64),
+                                                              np.isnan([p.value for p in points])))
+    assert rest._history_json(c, "0" * 32, "train/loss")[0].size == 0  # an unknown run: no points

@@ -1,17 +1,23 @@
 """The fallback reader for ``http(s)://`` stores (an ``mlflow server``): MLflow's own client.
 
 Same frames as the SQL reader, with two differences a server forces on us: curves are fetched
-whole per run × metric (``get_metric_history``, paginated by MLflow) and bucketed here in numpy;
+whole per run × metric (``get_metric_history``, paginated by MLflow; several in flight at once,
+and only those the run logged) and bucketed here in numpy;
 ``runs()`` leaves ``metrics.<key>.min`` / ``.max`` NaN, because computing them would cost one
 full history request per run × metric (``run()`` does fill them, for its one run).
 """
 
 from __future__ import annotations
 
+import re
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
+import orjson
 import pandas as pd
 from mlflow.entities import ViewType
 from mlflow.exceptions import MlflowException
+from mlflow.utils.rest_utils import http_request
 
 from dashboard.data import downsample as ds
 from dashboard.data import frames
@@ -19,6 +25,9 @@ from trainers import tracking
 from trainers.metrics import EPOCH
 
 PAGE = 50_000  # MLflow's largest search page
+CONCURRENT = 8  # history requests in flight at once: enough to keep a server's workers busy, bounded
+_RUN_ID = re.compile(r"^[0-9a-f]{1,64}$")
+HISTORY = "/api/2.0/mlflow/metrics/get-history"
 
 
 def experiments(uri: str) -> pd.DataFrame:
@@ -55,34 +64,52 @@ def run(uri: str, run_id: str) -> dict | None:
 
 
 def metric_keys(uri: str, run_ids) -> list[str]:
-    c = tracking.client(uri)
-    keys: set[str] = set()
-    for run_id in set(run_ids):
-        try:
-            keys |= set(c.get_run(run_id).data.metrics)
-        except MlflowException:
-            continue
-    return sorted(keys)
+    return sorted(set().union(*_logged_keys(uri, run_ids).values()))
 
 
 def curves(uri: str, run_ids, metrics, max_points: int = 1000, step_range=None) -> pd.DataFrame:
+    """Every curve a run really logged (known from one search, so no request for an absent metric
+    or ``epoch``), fetched ``CONCURRENT`` requests at a time: the server answers them in parallel."""
     c = tracking.client(uri)
-    found, totals, epochs = {}, {}, []
-    for run_id in sorted(set(run_ids)):
-        for key in sorted(set(metrics)):
-            step, ts, value = _in_range(_history(c, run_id, key), step_range)
-            if len(step):
-                found[(run_id, key)] = ds.reduce(step, ts, value, max_points)
-                totals[(run_id, key)] = len(step)
-        if any(k[0] == run_id for k in found):
-            epochs.append(_epoch_changes(run_id, _history(c, run_id, EPOCH)))
+    logged = _logged_keys(uri, run_ids)
+    jobs = [(r, k) for r in sorted(set(run_ids)) for k in sorted(set(metrics)) if k in logged.get(r, ())]
+    with_epochs = sorted({r for r, _ in jobs if EPOCH in logged[r]})
+    with ThreadPoolExecutor(CONCURRENT) as pool:
+        histories = list(pool.map(lambda job: _history(c, *job), jobs + [(r, EPOCH) for r in with_epochs]))
+    found, totals = {}, {}
+    for job, history in zip(jobs, histories):
+        step, ts, value = _in_range(history, step_range)
+        if len(step):
+            found[job] = ds.reduce(step, ts, value, max_points)
+            totals[job] = len(step)
+    epochs = [_epoch_changes(r, h) for r, h in zip(with_epochs, histories[len(jobs):]) if any(k[0] == r for k in found)]
     df = ds.frame(found, totals)
     changes = pd.concat(epochs, ignore_index=True) if epochs else pd.DataFrame()
     return ds.attach_epoch(df, changes)
 
 
+def _logged_keys(uri: str, run_ids) -> dict[str, set[str]]:
+    """{run id: metric keys it logged} for the active ones among ``run_ids``: one search per 100 runs."""
+    ids, out = sorted(set(run_ids)), {}
+    experiments = _active_ids(uri, None)
+    for i in range(0, len(ids), 100):
+        quoted = ", ".join(f"'{r}'" for r in ids[i : i + 100] if _RUN_ID.match(r))  # spliced: hex ids only
+        if quoted and experiments:
+            for found in _search(uri, experiments, f"attributes.run_id IN ({quoted})"):
+                out[found.info.run_id] = set(found.data.metrics)
+    return out
+
+
 def _history(c, run_id: str, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(step, timestamp, decoded value) arrays of one curve; empty if the run is unknown."""
+    """(step, timestamp, decoded value) arrays of one curve; empty if the run is unknown.
+
+    Read as JSON straight into numpy: MLflow's client turns each point into a protobuf message and
+    a ``Metric`` object, which costs more than the request itself. Its request path (credentials,
+    TLS settings, retries) is reused; any surprise falls back to ``get_metric_history``."""
+    try:
+        return _history_json(c, run_id, key)
+    except Exception:  # noqa: BLE001 - the fast path is an optimisation; the client is the reference
+        pass
     try:
         points = c.get_metric_history(run_id, key)
     except MlflowException:
@@ -90,6 +117,24 @@ def _history(c, run_id: str, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarr
     step = np.array([p.step for p in points], dtype=np.int64)
     ts = np.array([p.timestamp for p in points], dtype=np.int64)
     value = np.array([p.value for p in points], dtype=np.float64)
+    return step, ts, ds.decode(value, np.isnan(value))
+
+
+def _history_json(c, run_id: str, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    creds = c._tracking_client.store.get_host_creds()  # the RestStore's own credentials
+    resp = http_request(creds, HISTORY, "GET", params={"run_id": run_id, "metric_key": key}, raise_on_status=False)
+    if resp.status_code != 200:
+        if resp.status_code in (400, 404):  # unknown run or key: no points, as the client says
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
+        resp.raise_for_status()
+    body = orjson.loads(resp.content)
+    if body.get("next_page_token"):
+        raise ValueError("paginated history")  # the client pages through it
+    points = body.get("metrics", [])
+    # Protobuf's JSON: int64 as strings, NaN/±inf as "NaN"/"Infinity"; numpy parses both.
+    step = np.array([p.get("step", 0) for p in points], dtype=np.int64)
+    ts = np.array([p.get("timestamp", 0) for p in points], dtype=np.int64)
+    value = np.array([p.get("value", 0.0) for p in points], dtype=np.float64)
     return step, ts, ds.decode(value, np.isnan(value))
 
 
@@ -121,12 +166,13 @@ def _active_ids(uri: str, experiment_ids) -> list[str]:
     return [e for e in active if e in wanted]
 
 
-def _search(uri: str, experiment_ids: list[str]) -> list:
+def _search(uri: str, experiment_ids: list[str], filter_string: str = "") -> list:
     if not experiment_ids:
         return []
     c, out, token = tracking.client(uri), [], None
     while True:
-        page = c.search_runs(experiment_ids, run_view_type=ViewType.ACTIVE_ONLY, max_results=PAGE, page_token=token)
+        page = c.search_runs(experiment_ids, filter_string, run_view_type=ViewType.ACTIVE_ONLY, max_results=PAGE,
+                             page_token=token)
         out += list(page)
         token = page.token
         if not token:
