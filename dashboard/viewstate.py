@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 
 X_CHOICES = ("step", "epoch", "relative", "wall")
 BAND_CHOICES = ("std", "ci95")
+SIG_CHOICES = ("last", "best")  # a run's value for significance and importance
 MAX_SMOOTH = 0.99
 MAX_QUERY = 2_000  # same bound as dashboard.query.MAX_LENGTH
 MAX_ITEMS = {"runs": 500, "metrics": 50, "cols": 100, "pparams": 50}
@@ -52,6 +53,8 @@ class ViewState:
     pparams: tuple[str, ...] = ()  # parallel-coordinates params, bare names ("lr"); () = automatic
     sparam: str | None = None  # param-vs-metric scatter's param, bare name
     diff: bool = True  # params table: differences only
+    sig: str = "last"  # value per run for the group tests and importance: one of SIG_CHOICES
+    imetric: str | None = None  # the metric param importance explains (None: the page's default)
 
 
 def _quote(value: str) -> str:
@@ -178,6 +181,10 @@ def from_params(params: Mapping[str, str]) -> tuple[ViewState, list[str]]:
         state["sparam"] = _token("sparam", got["sparam"], _NAME, "a param name", notes)
     if "diff" in got:
         state["diff"] = _flag("diff", got["diff"], notes, default=True)
+    if "sig" in got:
+        state["sig"] = _choice("sig", got["sig"], SIG_CHOICES, "last", notes)
+    if "imetric" in got:
+        state["imetric"] = _token("imetric", got["imetric"], _NAME, "a metric name", notes)
     return ViewState(**state), notes
 
 

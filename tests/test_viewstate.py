@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashboard.viewstate import (
-    BAND_CHOICES, MAX_ITEMS, MAX_QUERY, MAX_SMOOTH, MAX_STEP, X_CHOICES, ViewState, from_params,
+    BAND_CHOICES, MAX_ITEMS, MAX_QUERY, MAX_SMOOTH, MAX_STEP, SIG_CHOICES, X_CHOICES, ViewState, from_params,
     to_params,
 )
 
@@ -135,6 +135,8 @@ _states = st.builds(
     pparams=st.lists(_names, max_size=4, unique=True).map(tuple),
     sparam=st.none() | _names,
     diff=st.booleans(),
+    sig=st.sampled_from(SIG_CHOICES),
+    imetric=st.none() | _names,
 )
 
 
@@ -147,7 +149,7 @@ def test_round_trip(state):
 
 _keys = st.sampled_from(["exp", "runs", "metrics", "x", "smooth", "logy", "group", "band", "q",
                          "sort", "cols", "run", "steps", "pmetric", "pparams", "sparam", "diff",
-                         "other"])
+                         "sig", "imetric", "other"])
 
 
 @settings(max_examples=300, deadline=None)

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from dashboard import share, summaries, ui
+from dashboard import answers, share, summaries, ui
 from dashboard.charts import curves_figure
 from dashboard.widgets import (best_table, explore_seed, explore_ui, metrics_default, points_note,
                                zoom_ui)
@@ -15,7 +15,7 @@ from dashboard.viewstate import BAND_CHOICES, MAX_SMOOTH, X_CHOICES, ViewState
 
 PREFIX = "cmp"
 KEYS = ("cmp_runs", "cmp_metrics", "cmp_x", "cmp_smooth", "cmp_logy", "cmp_group", "cmp_band",
-        "cmp_lo", "cmp_hi", "cmp_diff")
+        "cmp_lo", "cmp_hi", "cmp_diff", "cmp_sig", "cmp_imetric")
 AUTO, NONE = "", "none"
 X_LABELS = {"step": "Step", "epoch": "Epoch", "relative": "Relative time", "wall": "Wall time"}
 BAND_LABELS = {"std": "mean ± std", "ci95": "mean ± 95 % CI"}
@@ -29,6 +29,7 @@ def _seed(state: ViewState, params: dict[str, str]) -> None:
     ss.cmp_group, ss.cmp_band = state.group or AUTO, state.band
     ss.cmp_lo, ss.cmp_hi = state.steps or (None, None)
     ss.cmp_diff = state.diff
+    ss.cmp_sig, ss.cmp_imetric = state.sig, state.imetric
     for key, value in explore_seed(state).items():  # widgets drawn (and checked) further down
         ss[key] = value
 
@@ -101,18 +102,24 @@ def _controls(sel: pd.DataFrame, ids: list[str], metric_options: list[str]) -> d
     return dict(metrics=metrics, x=x, smooth=smooth, logy=logy, group=group, band=band, steps=steps)
 
 
+def _groups(sel: pd.DataFrame, ids: list[str], by: str | None) -> dict[str, str] | None:
+    """run_id → group label for the chosen grouping, None when not grouped."""
+    if not by:
+        return None
+    try:
+        return summaries.group_labels(sel, ids, by)
+    except ValueError as exc:
+        ui.notice(f"Not grouped: {exc}")
+        return None
+
+
 def _charts(ids: list[str], sel: pd.DataFrame, view: dict, best: dict[str, str], live: bool) -> None:
     metrics = view["metrics"]
     curves = ui.curves(ids, metrics, step_range=view["steps"], live=live)
     totals = curves.attrs.get("total_points", {})
     labels = ui.run_labels(sel)
     starts = dict(zip(sel["run_id"], sel["start_time"]))
-    groups = None
-    if view["group"]:
-        try:
-            groups = summaries.group_labels(sel, ids, view["group"])
-        except ValueError as exc:
-            ui.notice(f"Not grouped: {exc}")
+    groups = view["groups"]
     cols, figs = (st.columns(2) if len(metrics) > 1 else [st.container()]), []
     for i, metric in enumerate(metrics):
         part = curves[curves["metric"] == metric]
@@ -144,6 +151,20 @@ def _live_charts(ids, sel, view, best) -> None:
     live()
 
 
+def _answers_ui(sel: pd.DataFrame, view: dict, keys: list[str]) -> tuple[str, str | None]:
+    """Group tests (when grouped) and param importance; their choices for the URL."""
+    with st.expander("Answers: better beyond noise? which params matter?", expanded=bool(view["groups"])):
+        sig = answers.summary_ui("cmp_sig")
+        metrics = [m for m in view["metrics"] if m != "epoch"]
+        if view["groups"] and metrics:
+            answers.significance_ui(sel, view["groups"], metrics, sig)
+        else:
+            st.caption("Group the runs (e.g. re-runs over seeds) to test whether one group beats another.")
+        imetric = answers.importance_ui(sel, metrics or keys, sig, "cmp_imetric")
+    default = next(iter(answers.importance_metrics(sel, metrics or keys)), None)
+    return sig, None if imetric == default else imetric
+
+
 def main() -> None:
     st.title("Compare runs")
     state, _, fresh = ui.url_state(PREFIX, _seed, KEYS)
@@ -162,6 +183,7 @@ def main() -> None:
     if not keys:
         st.info("None of these runs logged a metric yet.")
     view = _controls(sel, ids, keys)
+    view["groups"] = _groups(sel, ids, view["group"])
     best = summaries.best_runs(sel, view["metrics"])
     if view["metrics"]:
         if (sel["status"] == "RUNNING").any():
@@ -178,11 +200,12 @@ def main() -> None:
                      width="stretch")
     with st.expander("Parameters vs metrics"):
         explored = explore_ui(sel, keys)
+    sig, imetric = _answers_ui(sel, view, keys)
     # Written last, once every widget has been drawn (and its value checked).
     ui.write_url(PREFIX, replace(state, runs=tuple(ids), metrics=tuple(view["metrics"]), x=view["x"],
                                  smooth=round(float(view["smooth"]), 2), logy=bool(view["logy"]),
                                  group=st.session_state.get("cmp_group") or None, band=view["band"],
-                                 steps=view["steps"], diff=bool(only), **explored))
+                                 steps=view["steps"], diff=bool(only), sig=sig, imetric=imetric, **explored))
 
 
 main()

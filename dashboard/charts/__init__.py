@@ -3,6 +3,7 @@
 from dashboard.charts.confusion import confusion_figure
 from dashboard.charts.curves import curves_figure
 from dashboard.charts.groups import aggregate, align
+from dashboard.charts.importance import importance_figure
 from dashboard.charts.live import live_figure
 from dashboard.charts.runs import parallel_figure, scatter_figure
 from dashboard.charts.traces import X_TITLES, ema
@@ -13,6 +14,7 @@ __all__ = [
     "align",
     "confusion_figure",
     "curves_figure",
+    "importance_figure",
     "ema",
     "live_figure",
     "parallel_figure",

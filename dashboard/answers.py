@@ -1,0 +1,97 @@
+"""Answers over the runs in view (Compare page): is a group better than the best one beyond seed
+noise, and which params matter for a metric. Widgets here, numbers from ``dashboard.analysis``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard.analysis import importance, significance
+from dashboard.charts import importance_figure
+from dashboard.viewstate import SIG_CHOICES
+from trainers.metrics import higher_is_better
+
+SIG_LABELS = {"last": "Final value", "best": "Best value"}
+
+
+def run_values(sel: pd.DataFrame, metric: str, summary: str) -> pd.Series:
+    """Each run's value of ``metric`` (index run_id): its last value, or its best (min/max by direction)."""
+    col = f"metrics.{metric}"
+    if summary == "best":
+        col += ".max" if higher_is_better(metric) else ".min"
+    values = sel[col] if col in sel.columns else pd.Series(np.nan, index=sel.index)
+    return pd.Series(pd.to_numeric(values, errors="coerce").to_numpy(np.float64), index=sel["run_id"])
+
+
+def _fmt(x: float) -> str:
+    return "—" if not np.isfinite(x) else f"{x:.4g}"
+
+
+def significance_table(sel: pd.DataFrame, groups: dict[str, str], metric: str, summary: str) -> pd.DataFrame:
+    """One row per group: n, mean [95 % CI], and against the best group Δ, its bootstrap CI, p, g."""
+    values = run_values(sel, metric, summary)
+    by_group: dict[str, list[float]] = {}
+    for run_id, label in groups.items():
+        by_group.setdefault(label, []).append(values.get(run_id, np.nan))
+    stats, versus = significance.versus_best(by_group, higher_is_better(metric))
+    vs = {v.label: v for v in versus}
+    rows = []
+    for g in stats:
+        v = vs.get(g.label)
+        rows.append({
+            "group": g.label, "n": g.n, "mean [95 % CI]": f"{_fmt(g.mean)} [{_fmt(g.ci[0])}, {_fmt(g.ci[1])}]",
+            "Δ vs best": "best" if v is None else _fmt(v.diff),
+            "Δ 95 % CI (bootstrap)": "" if v is None or v.note else f"[{_fmt(v.ci[0])}, {_fmt(v.ci[1])}]",
+            "p (Welch)": "" if v is None else (v.note or f"{v.p_value:.3g}"),
+            "effect (Hedges g)": "" if v is None or v.note else _fmt(v.effect),
+        })
+    return pd.DataFrame(rows)
+
+
+def summary_ui(key: str) -> str:
+    if st.session_state.get(key) not in SIG_CHOICES:
+        st.session_state[key] = "last"
+    return st.radio("Value per run", SIG_CHOICES, key=key, format_func=SIG_LABELS.get, horizontal=True,
+                    help="Final: the last logged value. Best: the lowest loss / highest accuracy over training.")
+
+
+def significance_ui(sel: pd.DataFrame, groups: dict[str, str], metrics: list[str], summary: str) -> None:
+    direction = {m: "higher is better" if higher_is_better(m) else "lower is better" for m in metrics}
+    for metric in metrics:
+        st.markdown(f"**{metric}** ({direction[metric]})")
+        st.dataframe(significance_table(sel, groups, metric, summary), hide_index=True, width="stretch")
+    st.caption("p: Welch's t-test of each group against the best group; a small p (< 0.05) says the gap is "
+               "unlikely to be seed noise alone. Groups of fewer than 2 runs: n too small.")
+
+
+@st.cache_data(show_spinner="Ranking params…", max_entries=32)
+def _ranked(params: pd.DataFrame, target: np.ndarray) -> list:
+    return importance.param_importance(params, target)
+
+
+def importance_metrics(sel: pd.DataFrame, metrics: list[str]) -> list[str]:
+    """The metrics importance can explain, in offer order (the first is the default)."""
+    return [m for m in metrics if m != "epoch" and f"metrics.{m}" in sel.columns]
+
+
+def importance_ui(sel: pd.DataFrame, metrics: list[str], summary: str, key: str) -> str | None:
+    """A metric picker and the bar chart of param importance for it; returns the chosen metric."""
+    metrics = importance_metrics(sel, metrics)
+    params = [c for c in sorted(sel.columns) if c.startswith("params.")]
+    if not metrics or not params:
+        st.caption("Needs runs with params and a logged metric.")
+        return None
+    if st.session_state.get(key) not in metrics:
+        st.session_state[key] = metrics[0]
+    metric = st.selectbox("Metric to explain", metrics, key=key)
+    target = run_values(sel, metric, summary).to_numpy()
+    n = int(np.isfinite(target).sum())
+    frame = sel[params].rename(columns=lambda c: c.removeprefix("params.")).astype(str).reset_index(drop=True)
+    st.plotly_chart(importance_figure(_ranked(frame, target), metric), width="stretch", key=f"{key}_chart")
+    note = f"From {n} runs with a value."
+    if n < importance.MIN_RUNS:
+        note += f" Below {importance.MIN_RUNS} runs the ranking is mostly noise: treat it as a hint."
+    st.caption(note + " Bars: how much worse a random forest predicts the metric when that param is shuffled; "
+               "blue/red: the metric rises/falls with the param (Spearman).")
+    return metric
