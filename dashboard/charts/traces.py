@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
 from dashboard.charts._style import rgba
 
@@ -36,6 +35,9 @@ def ema(values: np.ndarray, weight: float) -> np.ndarray:
     if finite.size == 0:
         return out
     # s_k = w·s_{k-1} + (1-w)·x_k, as a linear filter over the finite points only (C speed).
+    # Imported here: SciPy is ~50 MB of a dashboard process that may never smooth a curve.
+    from scipy.signal import lfilter
+
     smoothed = lfilter([1.0 - weight], [1.0, -weight], finite)
     smoothed /= 1.0 - weight ** np.arange(1, finite.size + 1)
     out[ok] = smoothed
