@@ -31,9 +31,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from trainers.run_tags import FAMILY
+
 MAX_LENGTH = 2_000
 MAX_DEPTH = 32
-ALIASES = {"family": "tags.runboard.family", "name": "run_name", "id": "run_id"}
+ALIASES = {"family": f"tags.{FAMILY}", "name": "run_name", "id": "run_id"}
 OPS = ("==", "!=", "<=", ">=", "=", "<", ">", "~")  # longest first: "<=" before "<"
 _OPS = {"=": operator.eq, "==": operator.eq, "!=": operator.ne, "<": operator.lt,
         "<=": operator.le, ">": operator.gt, ">=": operator.ge}

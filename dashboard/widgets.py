@@ -14,7 +14,7 @@ from dashboard import summaries, ui
 from dashboard.charts import parallel_figure, scatter_figure
 from dashboard.viewstate import MAX_STEP
 from trainers.metrics import higher_is_better
-from trainers.run_tags import RUN_NAME
+from trainers.run_tags import FAMILY, RUN_NAME
 
 MAX_DEFAULT_PARAMS = 10
 MAX_DEFAULT_METRICS = 8
@@ -47,7 +47,7 @@ def default_columns(frame: pd.DataFrame, metrics: list[str]) -> list[str]:
     varying = [c for c in params if frame[c].nunique(dropna=False) > 1]
     params = (varying + [c for c in params if c not in varying])[:MAX_DEFAULT_PARAMS]
     shown = [f"metrics.{m}" for m in metrics if m != "epoch"][:MAX_DEFAULT_METRICS]
-    family = ["tags.runboard.family"] if "tags.runboard.family" in frame.columns else []
+    family = [f"tags.{FAMILY}"] if f"tags.{FAMILY}" in frame.columns else []
     return family + params + shown
 
 

@@ -10,12 +10,13 @@ import streamlit as st
 from dashboard import query, ui
 from dashboard import widgets as runs_table
 from dashboard.viewstate import ViewState
+from trainers.run_tags import SPEC
 
 PREFIX = "runs"
 SHOW = {"last": "Last", "min": "Min", "max": "Max", "best": "At best epoch of…"}
 KEYS = ("runs_exp", "runs_q", "runs_cols", "runs_show", "runs_best", "runs_sort", "runs_desc")
 DEFAULT_SORT = "start_time"
-SPEC_COL = "tags.runboard.spec"  # set on runs launched by Runboard (trainers.run_record.SPEC_TAG)
+SPEC_COL = f"tags.{SPEC}"  # set on runs launched by Runboard
 
 
 def _seed(state: ViewState, params: dict[str, str]) -> None:
