@@ -17,7 +17,7 @@ from mlflow.entities import Param
 from experiments import store
 from trainers import __version__, tracking
 from trainers.config import ConfigError
-from trainers.run_record import ERROR_TAG, FAMILY_TAG, SPEC_TAG, STOP_TAG, TERMINAL, params_of
+from trainers.run_record import FAMILY_TAG, SPEC_TAG, STOP_TAG, TERMINAL, params_of
 from trainers.spec import RunSpec
 
 from trainers.run_tags import (  # noqa: F401 - re-exported for the launch side's callers
@@ -87,10 +87,9 @@ def cancel(run_id: str, uri: str | None = None) -> bool:
     if SWEEP_KIND in run.data.tags:
         for child in children(run_id, run.info.experiment_id, uri):
             if child.info.status == "SCHEDULED":
-                store.cancel(child.info.run_id, uri)
+                store.cancel(child.info.run_id, uri, reason="sweep cancelled before this trial started")
         return store.end_if_active(run_id, "KILLED", "sweep cancelled", uri)
-    if store.cancel(run_id, uri):
-        client.set_tag(run_id, ERROR_TAG, "cancelled before it started")
+    if store.cancel(run_id, uri, reason="cancelled before it started"):
         return True
     return False
 

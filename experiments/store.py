@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from trainers import tracking
 from trainers.run_record import ERROR_TAG, TERMINAL
+from trainers.run_tags import CLAIMED
 
 _ACTIVE = tuple(sorted({"RUNNING", "SCHEDULED"}))
 
@@ -30,14 +31,17 @@ def _engine(uri: str) -> sa.Engine:
     return sa.create_engine(uri, pool_pre_ping=True)
 
 
-def _move(run_id: str, to: str, from_: tuple[str, ...], uri: str, end: bool, reason: str | None = None) -> bool:
-    # The reason tag lands with the status, never after it: a reader that sees FAILED sees why.
+def _move(run_id: str, to: str, from_: tuple[str, ...], uri: str, end: bool, reason: str | None = None,
+          tags: dict[str, str] | None = None) -> bool:
+    # The reason tag (and any other ``tags``) land with the status, never after it: a reader that
+    # sees FAILED sees why, and a reaper that sees a claimed run sees when and by whom.
+    tags = {**(tags or {}), **({ERROR_TAG: reason} if reason else {})}
     if not tracking.is_database(uri):
         c = tracking.client(uri)
         if c.get_run(run_id).info.status not in from_:
             return False
-        if reason:
-            c.set_tag(run_id, ERROR_TAG, reason)
+        for key, value in tags.items():
+            c.set_tag(run_id, key, value)
         if end:
             c.set_terminated(run_id, to)
         else:
@@ -50,21 +54,25 @@ def _move(run_id: str, to: str, from_: tuple[str, ...], uri: str, end: bool, rea
         res = con.execute(stmt, {"to": to, "now": int(time.time() * 1000), "id": run_id, "from_": list(from_)})
         if res.rowcount != 1:
             return False
-        if reason:
-            tag = {"key": ERROR_TAG, "value": reason, "id": run_id}
+        for key, value in tags.items():
+            tag = {"key": key, "value": value, "id": run_id}
             con.execute(sa.text("DELETE FROM tags WHERE run_uuid = :id AND key = :key"), tag)
             con.execute(sa.text("INSERT INTO tags (key, value, run_uuid) VALUES (:key, :value, :id)"), tag)
         return True
 
 
-def claim(run_id: str, uri: str | None = None) -> bool:
-    """SCHEDULED -> RUNNING; True for exactly one caller (the one that may start the process)."""
-    return _move(run_id, "RUNNING", ("SCHEDULED",), uri or tracking.tracking_uri(), end=False)
+def claim(run_id: str, uri: str | None = None, tags: dict[str, str] | None = None) -> bool:
+    """SCHEDULED -> RUNNING; True for exactly one caller (the one that may start the process).
+    The claim time (``run_tags.CLAIMED``) and ``tags`` (a trainer claiming for itself: its pid and
+    host) are written in the same transaction, so no reaper sees a claimed run without them."""
+    tags = {CLAIMED: f"{time.time():.3f}", **(tags or {})}
+    return _move(run_id, "RUNNING", ("SCHEDULED",), uri or tracking.tracking_uri(), end=False, tags=tags)
 
 
-def cancel(run_id: str, uri: str | None = None) -> bool:
-    """SCHEDULED -> KILLED (never started); False if it already started or ended."""
-    return _move(run_id, "KILLED", ("SCHEDULED",), uri or tracking.tracking_uri(), end=True)
+def cancel(run_id: str, uri: str | None = None, reason: str | None = None) -> bool:
+    """SCHEDULED -> KILLED (never started), with ``reason`` as its error tag; False if it already
+    started or ended."""
+    return _move(run_id, "KILLED", ("SCHEDULED",), uri or tracking.tracking_uri(), end=True, reason=reason)
 
 
 def end_if_active(run_id: str, status: str, reason: str | None, uri: str | None = None) -> bool:

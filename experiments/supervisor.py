@@ -19,6 +19,7 @@ from experiments import queue, store, sweeps
 from experiments.executors.local import pid_alive
 from trainers import run_tags, tracking
 from trainers.run_record import HOST_TAG, PID_TAG, TERMINAL
+from trainers.run_tags import CLAIMED
 
 log = logging.getLogger(__name__)
 HEARTBEAT = run_tags.HEARTBEAT
@@ -92,10 +93,21 @@ class Supervisor:
             if run.info.status in TERMINAL:
                 continue
             reason = said[0] if said else _exit_reason(code)
+            if last := self._last_words(run_id):
+                reason += f"; its last output: {last}"
+            log.warning("run %s ended by the reaper: %s", run_id, reason)
             if queue.stop_requested(run):
                 store.end_if_active(run_id, "KILLED", "stopped by request; " + reason, self.uri)
             else:
                 store.end_if_active(run_id, "FAILED", reason, self.uri)
+
+    def _last_words(self, run_id: str) -> str:
+        """The trainer's last output line (e.g. a crash's exception), bounded, for the reason."""
+        try:
+            lines = [ln.strip() for ln in self.executor.logs(run_id, 20).splitlines() if ln.strip()]
+        except Exception:  # noqa: BLE001 - the reason without it is still a reason
+            return ""
+        return lines[-1][:500] if lines else ""
 
     def enforce_stops(self, running: list) -> None:
         for run in running:
@@ -139,7 +151,8 @@ class Supervisor:
             if queue.QUEUED in tags and ours:  # a launch an earlier worker started: watch it, count its slot
                 self.executor.adopt(run_id, pid)
             return None
-        started = max(float(tags.get(queue.QUEUED, 0)), (run.info.start_time or 0) / 1000)
+        # from the claim, not the submit: a trial may wait in the queue far longer than the timeout
+        started = max(float(tags.get(queue.QUEUED, 0)), float(tags.get(CLAIMED, 0)), (run.info.start_time or 0) / 1000)
         if queue.QUEUED in tags and not pid and time.time() - started > CLAIM_TIMEOUT_S:
             return "reconciled: the worker stopped after claiming the run and before starting its process"
         return None

@@ -88,9 +88,6 @@ def test_grid_sweep_of_4_with_parallelism_2(store, worker):
     assert tracking.client().get_run(parent_id).data.tags["runboard.sweep.best_run_id"] == best.info.run_id
 
 
-@pytest.mark.xfail(strict=False, reason="flaky once in CI (one trial ended terminal, not FINISHED); not reproduced in 11 "
-                   "runs + 24 stress trials on 2026-11-23. A failure now lists each trial's status, runboard.error, "
-                   "pid, heartbeat and log tail: see it with pytest --runxfail")
 def test_optuna_sweep_of_6_records_the_best_trial_on_the_parent(sqlite_store, worker, caplog):
     caplog.set_level(logging.INFO, logger="experiments")  # the supervisor says what it reaped or reconciled
     space = {"lr": {"low": 1e-3, "high": 0.2, "log": True}}

@@ -8,6 +8,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import time
 from functools import lru_cache
 
 from mlflow.entities import Param, RunTag
@@ -80,6 +81,8 @@ def start(client, spec: RunSpec, run_id: str | None) -> str:
         return run_id
     if attachable_status(client, run_id) == "SCHEDULED":
         claim(client, run_id)
+    if pause := os.environ.get("RUNBOARD_TEST_ATTACH_PAUSE_S"):  # tests: hold the attach in the reaper's window
+        time.sleep(float(pause))
     _log(client, run_id, {}, process_tags())  # the queue logged the params and what the run is
     return run_id
 
@@ -90,7 +93,8 @@ def claim(client, run_id: str) -> None:
     here, before training. (A trainer the worker started finds its run RUNNING: claimed for it.)"""
     from experiments import store  # the one conditional status UPDATE lives with the queue
 
-    if not store.claim(run_id, client.tracking_uri):
+    # pid and host go in with the claim: a reaper never sees this run RUNNING without its process
+    if not store.claim(run_id, client.tracking_uri, {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}):
         raise ConfigError(f"run-id: run {run_id} was started by someone else just now (the queue's worker?); "
                           "not starting it twice", field="run-id")
 

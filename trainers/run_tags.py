@@ -59,6 +59,7 @@ STOPPED_BY = "runboard.stopped_by"  # who pressed Stop / Cancel
 EXECUTOR = "runboard.executor"  # local | ray
 JOB = "runboard.job_id"  # the executor's handle when the run is not a local process (a Ray job id)
 STOP_GRACE = "runboard.stop_grace_s"
+CLAIMED = "runboard.claimed"  # unix seconds of the SCHEDULED -> RUNNING claim (the claim timeout counts from it)
 RAY_ADDRESS = "runboard.ray.address"
 RAY_RUN_ID = "runboard.run_id"  # Ray job metadata key naming the run
 REQUEST_CPUS = "runboard.request.cpus"
