@@ -99,6 +99,14 @@ class Block(nn.Module):
         return x + self.mlp(self.ln2(x))
 
 
+def _init_weights(module: nn.Module) -> None:
+    """GPT-2's initialisation: small normal weights, so the first loss is about ln(256)."""
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, mean=0.0, std=0.02)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)
+
+
 class GPT(pl.LightningModule):
     """Language model: decoder-only Transformer on the Python standard library's source (bytes)."""
 
@@ -127,6 +135,7 @@ class GPT(pl.LightningModule):
         self.ln = nn.LayerNorm(n_embd)
         self.head = nn.Linear(n_embd, VOCAB, bias=False)
         self.head.weight = self.tok.weight  # tied
+        self.apply(_init_weights)
 
     def forward(self, idx):
         pos = torch.arange(idx.shape[1], device=idx.device)
