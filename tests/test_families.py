@@ -38,6 +38,14 @@ def store_of(trained, monkeypatch):
     st.cache_data.clear()
 
 
+def in_order(node) -> list[str]:
+    """Element types of an AppTest block, in page order."""
+    children = getattr(node, "children", None)
+    if not isinstance(children, dict):
+        return [node.type]
+    return [t for key in sorted(children) for t in in_order(children[key])]
+
+
 def test_gpt_trains_from_the_cli_with_its_metrics(trained):
     uri, ids = trained
     run = tracking.client(uri).get_run(ids["gpt"])
@@ -113,17 +121,18 @@ def test_the_launch_form_lists_and_submits_both(sqlite_store, monkeypatch):
 
 def test_run_page_shows_the_gan_samples_near_the_top(store_of):
     at = open_page("run", run=store_of["gan"])
-    images = at.get("imgs")
-    assert len(images) == 1
-    assert "samples/epoch_001.png" in str(images[0].proto)
+    (image,) = at.get("image")
+    assert image.captions == ["samples/epoch_001.png"] and image.value[0]
+    order = in_order(at.main)
+    assert order.index("image") < order.index("plotly_chart")  # above the metric charts
     assert at.select_slider(key="run_image_samples").value == "samples/epoch_001.png"
     charted = {f["layout"]["title"]["text"] for f in figures(at) if f["layout"].get("title")}
     assert {metrics.TRAIN_G_LOSS, metrics.TRAIN_D_LOSS} <= charted
     at = open_page("run", run=store_of["gpt"])  # no images: no image section
-    assert not at.get("imgs") and not [s for s in at.subheader if s.value == "Images"]
+    assert not at.get("image") and not [s for s in at.subheader if s.value == "Images"]
 
 
 def test_compare_page_charts_a_gpt_metric(store_of):
-    at = open_page("compare", runs=f"{store_of['gpt']}", metrics=metrics.VAL_PERPLEXITY)
-    assert any(f["layout"].get("title", {}).get("text") == metrics.VAL_PERPLEXITY or
-               any(t.get("meta", {}) and store_of["gpt"] in str(t) for t in f["data"]) for f in figures(at))
+    at = open_page("compare", runs=store_of["gpt"], metrics=metrics.VAL_PERPLEXITY, x="step")
+    lines = [t for f in figures(at) for t in f["data"] if (t.get("meta") or {}).get("role") == "line"]
+    assert [t["meta"]["run_id"] for t in lines] == [store_of["gpt"]]
