@@ -15,6 +15,11 @@ TRAIN_RECON = "train/recon_loss"
 TRAIN_KL = "train/kl"
 EPOCH = "epoch"  # logged by Lightning beside every step metric; maps steps to epochs
 VAL_PERPLEXITY = "val/perplexity"  # language models: exp(val/loss)
+# GANs: generator and discriminator losses (val/loss of a GAN is its held-out discriminator loss).
+TRAIN_G_LOSS = "train/g_loss"
+TRAIN_D_LOSS = "train/d_loss"
+VAL_G_LOSS = "val/g_loss"
+VAL_D_LOSS = "val/d_loss"
 
 # Per-step training health, logged by Runboard's logger for any Lightning module.
 TRAIN_LR = "train/lr"

@@ -42,9 +42,9 @@ _loaded = False
 
 
 def _builtin() -> list[Family]:
-    from trainers.families import cnn, linreg, lstm, mlp, vae
+    from trainers.families import cnn, gan, gpt, linreg, lstm, mlp, vae
 
-    return [mlp.FAMILY, cnn.FAMILY, lstm.FAMILY, linreg.FAMILY, vae.FAMILY]
+    return [mlp.FAMILY, cnn.FAMILY, lstm.FAMILY, linreg.FAMILY, vae.FAMILY, gpt.FAMILY, gan.FAMILY]
 
 
 def families() -> dict[str, Family]:
@@ -68,7 +68,11 @@ def get(name: str) -> Family:
 
 def _init_params(cls: type) -> dict[str, inspect.Parameter]:
     skip = {"self", "args", "kwargs"}
-    return {k: p for k, p in inspect.signature(cls.__init__).parameters.items() if k not in skip}
+    try:  # resolve string annotations (``from __future__ import annotations``) to read Annotated rules
+        sig = inspect.signature(cls.__init__, eval_str=True)
+    except Exception:  # noqa: BLE001 - an unresolvable annotation: fall back to the defaults' types
+        sig = inspect.signature(cls.__init__)
+    return {k: p for k, p in sig.parameters.items() if k not in skip}
 
 
 def _config_from(name: str, *classes: type) -> type[TrainConfig]:
@@ -87,13 +91,23 @@ def _config_from(name: str, *classes: type) -> type[TrainConfig]:
             if p.default is inspect.Parameter.empty:
                 raise TypeError(f"{cls.__name__}.__init__ argument {key!r} needs a default to be configurable")
             ann = p.annotation if p.annotation is not inspect.Parameter.empty else type(p.default)
-            fields[key] = (ann, Field(p.default))
+            if isinstance(ann, str):  # unresolved: the default's type is the best rule we have
+                ann = type(p.default)
+            fields[key] = (ann, Field(p.default))  # Annotated[..., Field(ge=…, description=…)] keeps its rules
     return create_model(f"{name.title()}Config", __base__=TrainConfig, **fields)
 
 
 def register(name: str, module_cls: type, datamodule_cls: type, summary: str = "") -> Family:
     """Register a user's LightningModule/DataModule pair. Each gets the config values its
     ``__init__`` names (so ``lr``, ``batch_size``, ``seed``… reach whichever asks for them)."""
+    fam = family_of(name, module_cls, datamodule_cls, summary)
+    FAMILIES[name] = fam
+    return fam
+
+
+def family_of(name: str, module_cls: type, datamodule_cls: type, summary: str = "") -> Family:
+    """The ``Family`` that ``register`` would add, without adding it (built-ins use this so the
+    registry keeps its listed order)."""
     config = _config_from(name, module_cls, datamodule_cls)
 
     def build(cfg: TrainConfig):
@@ -101,6 +115,4 @@ def register(name: str, module_cls: type, datamodule_cls: type, summary: str = "
         pick = lambda cls: {k: values[k] for k in _init_params(cls) if k in values}  # noqa: E731
         return module_cls(**pick(module_cls)), datamodule_cls(**pick(datamodule_cls))
 
-    fam = Family(name, config, build, summary or (module_cls.__doc__ or "").strip().split("\n")[0])
-    FAMILIES[name] = fam
-    return fam
+    return Family(name, config, build, summary or (module_cls.__doc__ or "").strip().split("\n")[0])

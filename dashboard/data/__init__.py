@@ -79,3 +79,13 @@ def artifacts(run_id: str, path: str = "", uri: str | None = None) -> list[dict]
 def read_json_artifact(run_id: str, path: str, uri: str | None = None) -> object:
     """A JSON artifact, parsed (e.g. a confusion matrix); None if the run has no such file."""
     return _artifacts.read_json(uri or tracking.tracking_uri(), run_id, path)
+
+
+def image_artifacts(run_id: str, uri: str | None = None) -> list[str]:
+    """Paths of the run's image artifacts (root and one folder down), sorted."""
+    return _artifacts.images(uri or tracking.tracking_uri(), run_id)
+
+
+def read_artifact_bytes(run_id: str, path: str, uri: str | None = None) -> bytes | None:
+    """One artifact's bytes (e.g. a PNG); None if the run has no such file."""
+    return _artifacts.read_bytes(uri or tracking.tracking_uri(), run_id, path)
