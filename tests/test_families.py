@@ -3,7 +3,6 @@ declared once through typed ``__init__`` arguments, the Launch form, and the Run
 
 from __future__ import annotations
 
-import io
 import math
 
 import pytest
@@ -74,7 +73,7 @@ def test_gan_trains_from_the_cli_with_losses_and_a_sample_grid_per_epoch(trained
 
 
 def test_fields_are_declared_once_with_their_rules():
-    gpt, gan = get("gpt").config, get("gan").config
+    gpt = get("gpt").config
     assert gpt.model_fields["n_layer"].description == "Transformer blocks."
     assert gpt.model_fields["block_size"].default == 64 and gpt.model_fields["lr"].default == 3e-3
     with pytest.raises(ConfigError, match="n_head"):
