@@ -24,13 +24,41 @@ MAX_BATCH = 1000  # MLflow's limit on entities per log_batch call
 Batch = tuple[list[tuple[str, float, int, int]], dict[str, str], list[tuple[str, str | None]]]
 
 
+class PointsNotWritten(RuntimeError):
+    """The store refused points (or artifacts) past the retry budget: the run must not end FINISHED."""
+
+
+def _retry_budget() -> float:
+    try:
+        return max(0.0, float(os.environ.get("RUNBOARD_WRITE_RETRY_SECONDS", "60")))
+    except ValueError:
+        return 60.0
+
+
+def _cause(exc: Exception) -> str:
+    """One short line naming a store error (skipping SQLAlchemy's autoflush preamble)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip() and not ln.lstrip().startswith("(raised as")]
+    return f"{type(exc).__name__}: {lines[0][:200] if lines else ''}".strip()
+
+
 class DirectSink:
-    """Writes batches with the MLflow client, retrying a busy store instead of losing points."""
+    """Writes batches with the MLflow client, retrying a failing store with backoff instead of losing points.
+
+    A write is retried (0.2 s doubling to 5 s) for up to ``RUNBOARD_WRITE_RETRY_SECONDS`` (60 s);
+    the outage is logged once when it starts and once when the store is back, not per attempt.
+    What is still refused after that is counted in ``not_written`` (and the cause kept in
+    ``cause``), never dropped silently; once one write gave up, later writes try once each until the
+    store answers again, so a dead store does not stall the end of the run for minutes per batch.
+    """
 
     flush_seconds = 2.0  # each write holds the GIL against training: batch big
 
     def __init__(self, client, run_id: str):
         self.client, self.run_id = client, run_id
+        self.not_written, self.artifacts_not_written, self.cause = 0, 0, None
+        self._down_since: float | None = None
+        self._gave_up = False
+        self.budget = _retry_budget()
 
     def write(self, points, tags, artifacts) -> None:
         from mlflow.entities import Metric, RunTag
@@ -39,20 +67,32 @@ class DirectSink:
         tag_list = [RunTag(k, v) for k, v in tags.items()]
         for i in range(0, max(len(metrics), 1), MAX_BATCH):
             chunk, extra = metrics[i : i + MAX_BATCH], (tag_list if i == 0 else [])
-            if chunk or extra:
-                self._retry(lambda: self.client.log_batch(self.run_id, metrics=chunk, tags=extra))
+            if (chunk or extra) and not self._retry(lambda: self.client.log_batch(self.run_id, metrics=chunk, tags=extra)):
+                self.not_written += len(chunk)
         for local, artifact_dir in artifacts:
-            self._retry(lambda: self.client.log_artifact(self.run_id, local, artifact_dir))
+            if not self._retry(lambda: self.client.log_artifact(self.run_id, local, artifact_dir)):
+                self.artifacts_not_written += 1
 
-    def _retry(self, call, attempts: int = 5) -> None:
-        for attempt in range(attempts):
+    def _retry(self, call) -> bool:
+        start, attempt = time.monotonic(), 0
+        while True:
             try:
-                return call()
-            except Exception:  # noqa: BLE001 - any store error is retried, then reported
-                if attempt == attempts - 1:
-                    log.exception("runboard writer gave up after %d attempts", attempts)
-                    raise
-                time.sleep(0.2 * 2**attempt)
+                call()
+            except Exception as exc:  # noqa: BLE001 - any store error is retried, then counted
+                self.cause = _cause(exc)
+                if self._down_since is None:
+                    self._down_since = time.monotonic()
+                    log.warning("runboard: store unreachable (%s); retrying, points are kept", self.cause)
+                if self._gave_up or time.monotonic() - start >= self.budget:
+                    self._gave_up = True
+                    return False
+                time.sleep(min(0.2 * 2**attempt, 5.0))
+                attempt += 1
+                continue
+            if self._down_since is not None:
+                log.warning("runboard: store back after %.0f s", time.monotonic() - self._down_since)
+                self._down_since, self._gave_up = None, False
+            return True
 
     def close(self, timeout: float) -> None:
         pass
@@ -75,8 +115,9 @@ class ProcessSink:
                "PYTHONPATH": os.pathsep.join(filter(None, [str(tracking.REPO), os.environ.get("PYTHONPATH")]))}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "trainers.log_sinks", "--run-id", run_id],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, cwd=tracking.REPO, env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=tracking.REPO, env=env,
         )
+        self.not_written, self.artifacts_not_written, self.cause = 0, 0, None
 
     def write(self, points, tags, artifacts) -> None:
         if self.proc is not None:
@@ -92,6 +133,7 @@ class ProcessSink:
     def close(self, timeout: float) -> None:
         """Close the pipe and wait until the child has written everything it was sent."""
         if self.proc is None:
+            self._add(self.fallback)
             return
         try:
             self.proc.stdin.close()
@@ -102,8 +144,20 @@ class ProcessSink:
         except subprocess.TimeoutExpired:
             log.error("runboard writer process did not drain within %.0f s", timeout)
             return
-        if code != 0:
+        report = self.proc.stdout.read().decode(errors="replace").split()
+        if code != 0 or len(report) < 3:
             log.error("runboard writer process failed (exit %s); some points may be missing", code)
+            self.cause = self.cause or f"writer process exit {code}"
+        else:
+            self.not_written += int(report[0])
+            self.artifacts_not_written += int(report[1])
+            self.cause = self.cause or (" ".join(report[2:]) if report[2] != "-" else None)
+        self._add(self.fallback)
+
+    def _add(self, sink: DirectSink) -> None:
+        self.not_written += sink.not_written
+        self.artifacts_not_written += sink.artifacts_not_written
+        self.cause = self.cause or sink.cause
 
 
 def open_sink(client, run_id: str):
@@ -128,6 +182,9 @@ def main() -> int:
         try:
             points, tags, artifacts = pickle.load(sys.stdin.buffer)
         except (EOFError, pickle.UnpicklingError):  # closed, or cut mid-batch by a SIGKILLed trainer
+            # One line to the trainer: points and artifacts not written, and the cause.
+            sys.stdout.write(f"{sink.not_written} {sink.artifacts_not_written} {sink.cause or '-'}\n")
+            sys.stdout.flush()
             return 0
         sink.write(points, tags, artifacts)
 

@@ -72,6 +72,15 @@ class BatchWriter(threading.Thread):
             log.error("runboard writer did not drain within %.0f s", timeout)
         self.sink.close(timeout)
 
+    def raise_if_incomplete(self) -> None:
+        """After ``close``: raise ``PointsNotWritten`` naming the cause if the store refused anything."""
+        from trainers.log_sinks import PointsNotWritten
+
+        points, artifacts = getattr(self.sink, "not_written", 0), getattr(self.sink, "artifacts_not_written", 0)
+        if points or artifacts:
+            lost = f"{points} points not written" + (f", {artifacts} artifacts not uploaded" if artifacts else "")
+            raise PointsNotWritten(f"{lost}: store failed ({self.sink.cause})")
+
     # --- writer thread ----------------------------------------------------------------------
     def run(self) -> None:
         while True:

@@ -69,6 +69,7 @@ def _fit(spec: RunSpec, run_id: str, client, stop) -> dict[str, float]:
             if ckpt.best_model_path:
                 logger.log_artifact(ckpt.best_model_path, "model")
             logger.close()  # drains every buffered point and artifact before the status changes
+        logger.writer.raise_if_incomplete()  # never FINISHED with points missing
         return {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
 
 
