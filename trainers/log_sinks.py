@@ -118,6 +118,7 @@ class ProcessSink:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=tracking.REPO, env=env,
         )
         self.not_written, self.artifacts_not_written, self.cause = 0, 0, None
+        self.failed: str | None = None  # set when an unknown number of points may be missing
 
     def write(self, points, tags, artifacts) -> None:
         if self.proc is not None:
@@ -126,28 +127,29 @@ class ProcessSink:
                 self.proc.stdin.flush()
                 return
             except (BrokenPipeError, OSError):
-                log.warning("runboard writer process exited (%s); writing in-process", self.proc.poll())
+                code = self.proc.poll()
+                log.warning("runboard writer process exited (%s); writing in-process", code)
+                # What it had been sent but not written is unknown: the run must not claim it has it all.
+                self.failed = f"the writer process died (exit {code}) with batches it may not have written"
                 self.proc = None
         self.fallback.write(points, tags, artifacts)
 
     def close(self, timeout: float) -> None:
-        """Close the pipe and wait until the child has written everything it was sent."""
+        """Close the pipe and wait until the child has written everything it was sent; read its report."""
         if self.proc is None:
             self._add(self.fallback)
             return
-        try:
-            self.proc.stdin.close()
-        except OSError:
-            pass
-        try:
-            code = self.proc.wait(timeout)
+        try:  # communicate: EOF to the child, and its stdout drained while it finishes (no pipe stall)
+            out, _ = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             log.error("runboard writer process did not drain within %.0f s", timeout)
+            self.failed = f"the writer process did not drain within {timeout:.0f} s"
+            self._add(self.fallback)
             return
-        report = self.proc.stdout.read().decode(errors="replace").split()
-        if code != 0 or len(report) < 3:
+        code, report = self.proc.returncode, out.decode(errors="replace").split()
+        if code != 0 or len(report) < 3 or not report[0].isdigit() or not report[1].isdigit():
             log.error("runboard writer process failed (exit %s); some points may be missing", code)
-            self.cause = self.cause or f"writer process exit {code}"
+            self.failed = f"the writer process failed (exit {code})"
         else:
             self.not_written += int(report[0])
             self.artifacts_not_written += int(report[1])
@@ -173,6 +175,9 @@ def main() -> int:
     args = p.parse_args()
     for sig in (signal.SIGTERM, signal.SIGINT):  # the trainer decides when we stop: pipe EOF
         signal.signal(sig, signal.SIG_IGN)
+    # stdout carries one report line to the trainer; anything a library prints goes to stderr.
+    report = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
     from mlflow import MlflowClient
 
     from trainers import tracking
@@ -183,8 +188,8 @@ def main() -> int:
             points, tags, artifacts = pickle.load(sys.stdin.buffer)
         except (EOFError, pickle.UnpicklingError):  # closed, or cut mid-batch by a SIGKILLed trainer
             # One line to the trainer: points and artifacts not written, and the cause.
-            sys.stdout.write(f"{sink.not_written} {sink.artifacts_not_written} {sink.cause or '-'}\n")
-            sys.stdout.flush()
+            report.write(f"{sink.not_written} {sink.artifacts_not_written} {sink.cause or '-'}\n")
+            report.flush()
             return 0
         sink.write(points, tags, artifacts)
 

@@ -77,6 +77,8 @@ class BatchWriter(threading.Thread):
         from trainers.log_sinks import PointsNotWritten
 
         points, artifacts = getattr(self.sink, "not_written", 0), getattr(self.sink, "artifacts_not_written", 0)
+        if failed := getattr(self.sink, "failed", None):
+            raise PointsNotWritten(f"points may be missing: {failed}")
         if points or artifacts:
             lost = f"{points} points not written" + (f", {artifacts} artifacts not uploaded" if artifacts else "")
             raise PointsNotWritten(f"{lost}: store failed ({self.sink.cause})")
