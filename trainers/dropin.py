@@ -15,8 +15,10 @@ from __future__ import annotations
 import _thread
 import os
 import shlex
+import signal
 import socket
 import sys
+import threading
 import time
 from argparse import Namespace
 
@@ -72,6 +74,8 @@ class RunboardLogger(_base.RunboardLogger):
             own[run_tags.GIT_COMMIT] = commit
         own.update({str(k): str(v) for k, v in (tags or {}).items()})
         client.log_batch(run_id, tags=[_tag(k, v) for k, v in own.items()])
+        if os.environ.get(run_tags.RUN_ID_ENV) == run_id and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: self._on_stop())  # the executor's Stop: graceful, KILLED
         self._sampler = None
         if system_metrics:
             from trainers.system_metrics import SystemSampler
