@@ -4,7 +4,6 @@ Lightning script using ``from trainers import RunboardLogger`` from outside the 
 import os
 import site
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
