@@ -75,6 +75,10 @@ SWEEP_FINISHED_TRIALS = "runboard.sweep.finished_trials"
 # How long a RUNNING run may go without a heartbeat before the reaper (and every page) calls it dead.
 STALE_AFTER_S_DEFAULT = 600.0
 
+# --- your own script (launch side sets it in the environment; RunboardLogger attaches to it) -----
+RUN_ID_ENV = "RUNBOARD_RUN_ID"  # env var, not a tag: the run a queue-launched script's logger attaches to
+SCRIPT = "runboard.script"  # launch side: the user's script as JSON argv, for the local executor
+
 
 def stale_after_s() -> float:
     """The reaper's limit (``RUNBOARD_STALE_S``), which the pages use too: one threshold everywhere."""

@@ -110,6 +110,10 @@ class LocalExecutor:
 
     def start(self, run_id: str) -> None:
         argv = [sys.executable, "-m", "trainers.train", "--run-id", run_id]
+        from experiments.scripts import script_argv
+
+        if (script := script_argv(run_id, self.uri)) is not None:  # a user's own script (experiments.scripts)
+            argv = [sys.executable, "-m", "trainers.run_script", run_id, *script]
         with open(self.log_path(run_id), "ab") as log:
             log.write(f"runboard: starting run {run_id} on {self.host} at {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
             log.flush()

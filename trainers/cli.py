@@ -1,0 +1,40 @@
+"""``runboard``: one command over the entry points the README runs.
+
+    runboard dashboard [streamlit args]   # streamlit run dashboard/app.py
+    runboard train ...                    # python -m trainers.train ...
+    runboard worker ...                   # python -m experiments.worker ...
+    runboard accounts ...                 # python -m dashboard.accounts ...
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+USAGE = "usage: runboard {dashboard,train,worker,accounts} [args...]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__.strip() if argv else USAGE)
+        return 0 if argv else 2
+    cmd, rest = argv[0], argv[1:]
+    if cmd == "dashboard":
+        return subprocess.call([sys.executable, "-m", "streamlit", "run", str(APP), *rest])
+    if cmd == "train":
+        from trainers.train import main as run
+    elif cmd == "worker":
+        from experiments.worker import main as run
+    elif cmd == "accounts":
+        from dashboard.accounts import main as run
+    else:
+        print(USAGE, file=sys.stderr)
+        return 2
+    return int(run(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
