@@ -25,10 +25,15 @@ _EPOCH_FILE = re.compile(r"epoch_(\d+)\.json$")
 def _status(rid: str) -> None:
     info = ui.run(rid) or {}
     status = info.get("status", "?")
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c0, c2, c3, c4 = st.columns(5)
     c1.metric("Status", ui.status_text(status))
-    start = info.get("start_time")
-    c2.metric("Started", start.strftime("%b %d, %H:%M") if start is not None and not pd.isna(start) else "—")
+    queued, wait = info.get("queued_time"), info.get("queue_wait_s")
+    c0.metric("Queued", queued.strftime("%b %d, %H:%M:%S") if queued is not None and not pd.isna(queued) else "—",
+              help="When the run was created (launched); training may have waited in the queue")
+    start = info.get("start_time")  # training start (trainers' progress.started tag), else creation
+    waited = f"waited {progress.duration_text(wait)} in queue" if wait is not None and wait == wait and wait >= 1 else None
+    c2.metric("Started", start.strftime("%b %d, %H:%M:%S") if start is not None and not pd.isna(start) else "—",
+              delta=waited, delta_color="off")
     duration = info.get("duration_s")
     if status == "RUNNING" and start is not None and not pd.isna(start):
         duration = time.time() - start.timestamp()
