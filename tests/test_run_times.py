@@ -50,3 +50,19 @@ def test_run_page_shows_queued_started_and_training_duration(sqlite_store):
     assert shown["Duration"].value == "0:10"
     assert "Queued" in shown and shown["Queued"].value != "—"
     assert "1:00" in str(shown["Started"].proto.delta)
+
+
+def test_run_page_of_a_just_launched_run_follows_it(sqlite_store):
+    """Item 4 (partly): a SCHEDULED run's page is live (its status shows) and picks up the first points."""
+    from mlflow.entities import Metric, RunStatus
+
+    client = tracking.client()
+    rid = client.create_run(tracking.experiment_id("times"), run_name="fresh").info.run_id
+    client._tracking_client.store.update_run_info(rid, RunStatus.SCHEDULED, None, None)  # as the queue does
+    st.cache_data.clear()
+    at = open_page("run", run=rid)
+    assert any("no metrics yet" in i.value for i in at.info)
+    client.log_batch(rid, metrics=[Metric("train/loss", 1.0, 0, 0)])
+    st.cache_data.clear()
+    at.run()
+    assert not at.exception and not any("no metrics yet" in i.value for i in at.info)

@@ -19,6 +19,7 @@ from trainers.run_tags import SPEC as SPEC_TAG
 
 PREFIX = "run"
 LIVE_EVERY = "5s"
+LIVE_STATUSES = ("RUNNING", "SCHEDULED")
 _EPOCH_FILE = re.compile(r"epoch_(\d+)\.json$")
 
 
@@ -76,9 +77,12 @@ def _curves(rid: str, metrics: list[str], live: bool, steps=None) -> None:
 def _live(rid: str, metrics: list[str], steps) -> None:
     @st.fragment(run_every=LIVE_EVERY)
     def live() -> None:
+        info = ui.run(rid) or {}
+        if not metrics and info.get("metrics"):
+            st.rerun()  # first points of a page opened before them: full redraw (zoom, all metrics)
         _status(rid)
         _curves(rid, metrics, live=True, steps=steps)
-        if (ui.run(rid) or {}).get("status") != "RUNNING":
+        if info.get("status") not in LIVE_STATUSES:
             st.rerun()  # finished: one full redraw without the timer
 
     live()
@@ -168,7 +172,7 @@ def main() -> None:
     metrics = sorted(info.get("metrics", {}))
     steps = zoom_ui(PREFIX) if metrics else None
     ui.write_url(PREFIX, replace(state, steps=steps))
-    if info.get("status") == "RUNNING":
+    if info.get("status") in LIVE_STATUSES:  # a just-launched run is still SCHEDULED: follow it too
         _live(rid, metrics, steps)
     else:
         _status(rid)
