@@ -21,7 +21,7 @@ MAX_DEFAULT_METRICS = 8
 MAX_PARALLEL = 12  # parallel-coordinates axes picked automatically; more are unreadable
 INFO_COLUMNS = ("user", "end_time", "parent_run_id", "experiment_id", "run_id")
 LABELS = {"start_time": "Started", "end_time": "Ended", "run_name": "Run", "status": "Status",
-          "duration_s": "Duration (s)", "parent_run_id": "Parent run", "user": "User",
+          "duration_s": "Duration (s)", "queue_wait_s": "Queued (s)", "parent_run_id": "Parent run", "user": "User",
           "experiment_id": "Experiment", "run_id": "Run id", "open": "Page"}
 # A cell starting with one of these is a formula to a spreadsheet ("CSV injection").
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
@@ -87,6 +87,8 @@ def build(frame: pd.DataFrame, cols: list[str], how, curves: pd.DataFrame | None
         "open": ["run?run=" + rid for rid in frame["run_id"]],
         "start_time": frame["start_time"], "duration_s": frame["duration_s"],
     }, index=frame.index)
+    if "queue_wait_s" in frame:
+        out["queue_wait_s"] = frame["queue_wait_s"]
     for col in cols:
         if col.startswith("metrics."):
             values = summaries.metric_column(frame, curves, col, how).to_numpy()
@@ -108,6 +110,8 @@ def _config(table: pd.DataFrame) -> dict:
                                             help="The run's own page"),
         "start_time": st.column_config.DatetimeColumn(LABELS["start_time"], format="YYYY-MM-DD HH:mm:ss"),
         "duration_s": st.column_config.NumberColumn(LABELS["duration_s"], format="%.1f"),
+        "queue_wait_s": st.column_config.NumberColumn(LABELS["queue_wait_s"], format="%.1f",
+                                                      help="Time between launch and the start of training"),
     }
     for col in table.columns:
         if col in config:

@@ -19,16 +19,22 @@ from trainers.run_tags import SPEC as SPEC_TAG
 
 PREFIX = "run"
 LIVE_EVERY = "5s"
+LIVE_STATUSES = ("RUNNING", "SCHEDULED")
 _EPOCH_FILE = re.compile(r"epoch_(\d+)\.json$")
 
 
 def _status(rid: str) -> None:
     info = ui.run(rid) or {}
     status = info.get("status", "?")
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c0, c2, c3, c4 = st.columns(5)
     c1.metric("Status", ui.status_text(status))
-    start = info.get("start_time")
-    c2.metric("Started", start.strftime("%b %d, %H:%M") if start is not None and not pd.isna(start) else "—")
+    queued, wait = info.get("queued_time"), info.get("queue_wait_s")
+    c0.metric("Queued", queued.strftime("%b %d, %H:%M:%S") if queued is not None and not pd.isna(queued) else "—",
+              help="When the run was created (launched); training may have waited in the queue")
+    start = info.get("start_time")  # training start (trainers' progress.started tag), else creation
+    waited = f"waited {progress.duration_text(wait)} in queue" if wait is not None and wait == wait and wait >= 1 else None
+    c2.metric("Started", start.strftime("%b %d, %H:%M:%S") if start is not None and not pd.isna(start) else "—",
+              delta=waited, delta_color="off")
     duration = info.get("duration_s")
     if status == "RUNNING" and start is not None and not pd.isna(start):
         duration = time.time() - start.timestamp()
@@ -71,9 +77,12 @@ def _curves(rid: str, metrics: list[str], live: bool, steps=None) -> None:
 def _live(rid: str, metrics: list[str], steps) -> None:
     @st.fragment(run_every=LIVE_EVERY)
     def live() -> None:
+        info = ui.run(rid) or {}
+        if not metrics and info.get("metrics"):
+            st.rerun()  # first points of a page opened before them: full redraw (zoom, all metrics)
         _status(rid)
         _curves(rid, metrics, live=True, steps=steps)
-        if (ui.run(rid) or {}).get("status") != "RUNNING":
+        if info.get("status") not in LIVE_STATUSES:
             st.rerun()  # finished: one full redraw without the timer
 
     live()
@@ -164,7 +173,7 @@ def main() -> None:
     metrics = sorted(info.get("metrics", {}))
     steps = zoom_ui(PREFIX) if metrics else None
     ui.write_url(PREFIX, replace(state, steps=steps))
-    if info.get("status") == "RUNNING":
+    if info.get("status") in LIVE_STATUSES:  # a just-launched run is still SCHEDULED: follow it too
         _live(rid, metrics, steps)
     else:
         _status(rid)

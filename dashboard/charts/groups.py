@@ -6,6 +6,11 @@ extrapolated — and the mean / spread at each grid point uses the members that 
 union is large (downsampled runs rarely share bucket edges) the grid becomes ``GRID_POINTS`` evenly
 spaced values over the covered range instead.
 
+On wall time, runs of a group rarely overlap (a sweep's trials run one after another): averaging
+them at equal wall-clock x would join one run's end to the next one's start. So on ``x="wall"``
+each member is aligned on time since its own first point and the group's mean and band are drawn
+from the group's earliest first point; the members stay faint at their real wall times.
+
 Traces: members keep role ``line`` (still one per run, drawn faint, no legend); each group adds
 ``meta = {"group": label, "run_ids": [...], "role": "group"}`` for the mean and
 ``role: "group_band"`` for the two band edges.
@@ -14,6 +19,7 @@ Traces: members keep role ``line`` (still one per run, drawn faint, no legend); 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
@@ -85,10 +91,15 @@ def group_traces(curves: list[Curve], groups: Mapping[str, str], *, x: str, smoo
 
 def _mean_traces(label: str, group: list[Curve], colour: str, *, x: str, smooth: float,
                  band: str, kind: str) -> list:
+    origin = 0.0
+    if x == "wall":
+        firsts = [float(np.nanmin(c.x)) for c in group if np.isfinite(c.x).any()]
+        origin = min(firsts) if firsts else 0.0
+        group = [_since_first(c) for c in group]
     grid, values = align(group, smooth)
     mean, half, _ = aggregate(values, band)
     run_ids = [c.run_id for c in group]
-    gx = x_out(grid, x)
+    gx = x_out(grid + origin, x)
     edge = dict(width=0, color=colour)
     band_meta = {"group": label, "run_ids": run_ids, "role": "group_band"}
     band_edge = dict(type=kind, x=gx, mode="lines", line=edge, showlegend=False,
@@ -100,3 +111,10 @@ def _mean_traces(label: str, group: list[Curve], colour: str, *, x: str, smooth:
              legendgroup=label, line=dict(color=colour, width=2.5),
              meta={"group": label, "run_ids": run_ids, "role": "group"}),
     ]
+
+
+def _since_first(c: Curve) -> Curve:
+    """The member with x counted from its own first point (wall time -> elapsed ms)."""
+    if not np.isfinite(c.x).any():
+        return c
+    return replace(c, x=c.x - float(np.nanmin(c.x)))

@@ -31,8 +31,8 @@ def experiments(uri: str | None = None) -> pd.DataFrame:
 def runs(experiment_ids=None, query=None, uri: str | None = None) -> pd.DataFrame:
     """One row per active run (deleted runs and runs of deleted experiments hidden).
 
-    Columns: run_id, experiment_id, run_name, status, start_time, end_time (UTC), duration_s,
-    parent_run_id, user, then ``params.<key>`` (strings), ``tags.<key>``, and per metric
+    Columns: run_id, experiment_id, run_name, status, start_time (training start, else creation), end_time (UTC), duration_s (training),
+    parent_run_id, user, queued_time (creation, UTC), queue_wait_s, then ``params.<key>`` (strings), ``tags.<key>``, and per metric
     ``metrics.<key>`` (latest value), ``metrics.<key>.min``, ``metrics.<key>.max``.
     ``query`` is accepted and ignored: the filter module applies the user's filter on this frame.
     """

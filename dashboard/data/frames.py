@@ -7,11 +7,12 @@ import pandas as pd
 
 from dashboard.data.downsample import decode
 from trainers.run_tags import PARENT as PARENT_TAG
+from trainers.run_tags import PROGRESS_STARTED
 
 EXPERIMENT_COLUMNS = ["experiment_id", "name", "lifecycle_stage", "artifact_location", "creation_time", "n_runs"]
 RUN_COLUMNS = [
     "run_id", "experiment_id", "run_name", "status", "start_time", "end_time",
-    "duration_s", "parent_run_id", "user",
+    "duration_s", "parent_run_id", "user", "queued_time", "queue_wait_s",
 ]  # fmt: skip
 BASE_ROW = ["run_id", "experiment_id", "run_name", "status", "start_ms", "end_ms", "user", "artifact_uri"]
 
@@ -34,10 +35,17 @@ def runs_frame(base, params, tags, latest: pd.DataFrame, min_max, keep_artifact_
     info = pd.DataFrame(base, columns=BASE_ROW)
     ids = info["run_id"].tolist()
     info["experiment_id"] = info["experiment_id"].astype(str)
-    info["start_time"], info["end_time"] = _utc(info["start_ms"]), _utc(info["end_ms"])
-    start, end = (pd.to_numeric(info[c], errors="coerce").astype("float64") for c in ("start_ms", "end_ms"))
-    info["duration_s"] = (end - start) / 1000.0  # NaN while a run has no end time
     tag_wide = _wide(tags, ids)
+    created, end = (pd.to_numeric(info[c], errors="coerce").astype("float64") for c in ("start_ms", "end_ms"))
+    # "Started"/"Duration" are training's (the trainer's progress.started tag); the run's creation
+    # (which includes any queue wait) is "queued_time", the wait itself "queue_wait_s".
+    began = pd.Series(_column(tag_wide, PROGRESS_STARTED), index=info.index) * 1000.0
+    # the tag has whole seconds: a start up to 1 s before creation is rounding, clamp it to creation
+    start = began.where(np.isfinite(began) & (began >= created - 1000.0), created).clip(lower=created)
+    info["queued_time"] = _utc(created)
+    info["start_time"], info["end_time"] = _utc(start), _utc(end)
+    info["duration_s"] = (end - start) / 1000.0  # NaN while a run has no end time
+    info["queue_wait_s"] = (start - created) / 1000.0
     parent = tag_wide[PARENT_TAG] if PARENT_TAG in tag_wide else pd.Series(None, index=ids, dtype=object)
     info["parent_run_id"] = pd.Series([p if isinstance(p, str) else None for p in parent], index=info.index, dtype=object)
     columns = RUN_COLUMNS + (["artifact_uri"] if keep_artifact_uri else [])
