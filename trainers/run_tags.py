@@ -70,3 +70,7 @@ SWEEP_FINISHED_TRIALS = "runboard.sweep.finished_trials"
 
 # How long a RUNNING run may go without a heartbeat before the reaper (and every page) calls it dead.
 STALE_AFTER_S_DEFAULT = 600.0
+
+# --- resume (trainer) ----------------------------------------------------------------------------
+CHECKPOINT_STEP = "runboard.checkpoint.step"  # global step of the last checkpoint uploaded (artifact CHECKPOINT_ARTIFACT)
+RESUMED_FROM_STEP = "runboard.resumed_from_step"  # set when --resume continued the run from a checkpoint
