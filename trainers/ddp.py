@@ -68,6 +68,6 @@ def child_main() -> int | None:
         workdir = Path(tmp)
         (workdir / "confusion").mkdir()
         callbacks = [Progress(logger), ConfusionArtifacts(logger, workdir / "confusion"), stop]
-        trainer, _ = train._trainer(spec, logger, callbacks, workdir, None, None)
+        trainer, _ = train._trainer(spec, logger, callbacks, workdir)
         trainer.fit(model, datamodule=data, ckpt_path=os.environ.get(CKPT_ENV) or None)
     return 0

@@ -33,7 +33,7 @@ class TrainResult:
     error: str | None = None
 
 
-def _trainer(spec: RunSpec, logger, callbacks, workdir: Path, client=None, run_id: str | None = None):
+def _trainer(spec: RunSpec, logger, callbacks, workdir: Path):
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import ModelCheckpoint
 
@@ -41,7 +41,7 @@ def _trainer(spec: RunSpec, logger, callbacks, workdir: Path, client=None, run_i
     ckpt = ModelCheckpoint(dirpath=workdir / "ckpt", filename="best", monitor="val/loss", mode="min", save_top_k=1)
     return pl.Trainer(
         max_epochs=cfg.max_epochs, max_steps=cfg.max_steps, log_every_n_steps=cfg.log_every_n_steps,
-        logger=logger, callbacks=[*callbacks, ckpt, resume.IntervalCheckpoint(cfg, client, run_id, workdir)],
+        logger=logger, callbacks=[*callbacks, ckpt, resume.IntervalCheckpoint(cfg, logger, workdir)],
         **hardware.trainer_kwargs(cfg),
         default_root_dir=str(workdir), num_sanity_val_steps=0,
         enable_progress_bar=False, enable_model_summary=False,
@@ -66,7 +66,7 @@ def _fit(spec: RunSpec, run_id: str, client, stop) -> dict[str, float]:
         workdir = Path(tmp)
         (workdir / "confusion").mkdir()
         callbacks = [Progress(logger), ConfusionArtifacts(logger, workdir / "confusion"), stop]
-        trainer, ckpt = _trainer(spec, logger, callbacks, workdir, client, run_id)
+        trainer, ckpt = _trainer(spec, logger, callbacks, workdir)
         ddp.share(spec, run_id, ckpt_path)
         try:
             trainer.fit(model, datamodule=data, ckpt_path=ckpt_path)
@@ -112,9 +112,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _spec_for(args) -> RunSpec:
-    if args.resume:
-        args.run_id = args.resume
-        return spec_from_json(resume.prepare(tracking.client(), args.resume))
+    if args.resume or (args.run_id and resume.requested(tracking.client(), args.run_id)):
+        queued, args.run_id = not args.resume, args.resume or args.run_id
+        return spec_from_json(resume.prepare(tracking.client(), args.run_id, queued))
     if args.target:
         return spec_from_target(args.target, parse_overrides(args.overrides), args.experiment, args.name)
     if not args.run_id:

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from dashboard import ui
+from dashboard import resume_button, ui
 from dashboard.charts import confusion_figure, curves_figure
 from dashboard.viewstate import ViewState
 from dashboard.widgets import points_note, zoom_ui
@@ -195,6 +195,7 @@ def main() -> None:
     if SPEC_TAG in info.get("tags", {}):  # launched by Runboard: its launch spec pre-fills the form
         st.page_link("app_pages/launch.py", label="Clone", icon=":material/content_copy:",
                      query_params={"clone": rid}, help="Open the Launch form pre-filled with this run's params.")
+    resume_button.show(info)  # FAILED / KILLED with a checkpoint: continue it from the queue
     metrics = sorted(info.get("metrics", {}))
     steps = zoom_ui(PREFIX) if metrics else None
     ui.write_url(PREFIX, replace(state, steps=steps))
