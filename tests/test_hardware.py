@@ -95,8 +95,10 @@ RESUME_FAMILIES = ["mlp"] + (["gpt"] if "gpt" in families() else [])
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", RESUME_FAMILIES)
-def test_kill_9_after_a_checkpoint_then_resume_continues_the_same_run(family, sqlite_store):
+@pytest.mark.parametrize("family, how", [*((f, "cli") for f in RESUME_FAMILIES), ("mlp", "queue")])
+def test_kill_9_after_a_checkpoint_then_resume_continues_the_same_run(family, how, sqlite_store):
+    """``how``: ``--resume <run id>`` by hand, or the Resume button's path (the run, marked FAILED by
+    the reaper, is queued again and its worker starts ``--run-id``)."""
     args = [family, "--set", "checkpoint_every_n_steps=10", "--set", "accelerator=cpu"]
     if family == "mlp":
         args += ["--set", "batch_size=16", "--set", "max_epochs=3"]
@@ -118,7 +120,15 @@ def test_kill_9_after_a_checkpoint_then_resume_continues_the_same_run(family, sq
     before = [m.step for m in client.get_metric_history(run_id, "train/loss")]
     assert max(before) >= ckpt_step - 1
 
-    proc = cli("--resume", run_id)
+    if how == "cli":
+        proc = cli("--resume", run_id)
+    else:
+        from experiments import resume, store
+
+        assert store.end_if_active(run_id, "FAILED", "trainer died", sqlite_store)  # what the reaper does
+        assert resume.request(run_id, sqlite_store) == "queued"
+        assert client.get_run(run_id).info.status == "SCHEDULED"
+        proc = cli("--run-id", run_id)  # what the worker starts for a queued run
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err[-3000:]
     assert out.strip().splitlines()[-1] == run_id
@@ -136,3 +146,22 @@ def test_resume_refuses_a_run_without_a_checkpoint(sqlite_store, capsys):
     assert main(["--resume", run_id]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "no checkpoint" in err
+
+
+def test_run_page_resume_button_queues_a_failed_run_with_a_checkpoint(sqlite_store):
+    from app_util import open_page
+
+    client = tracking.client()
+    eid = tracking.experiment_id(None)
+    with_ckpt, without = (client.create_run(eid).info.run_id for _ in range(2))
+    client.set_tag(with_ckpt, run_tags.CHECKPOINT_STEP, "10")
+    client.set_tag(with_ckpt, run_tags.SPEC, '{"family": "mlp", "config": {}}')
+    for rid in (with_ckpt, without):
+        client.set_terminated(rid, "FAILED")
+    assert not [b for b in open_page("run", run=without).button if b.label == "Resume"]
+    at = open_page("run", run=with_ckpt)
+    (button,) = [b for b in at.button if b.label == "Resume"]
+    button.click().run()
+    assert not at.exception
+    run = client.get_run(with_ckpt)
+    assert run.info.status == "SCHEDULED" and run_tags.RESUME_REQUESTED in run.data.tags
