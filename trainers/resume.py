@@ -11,7 +11,6 @@ written twice and no step goes missing.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import tempfile
 import time
@@ -33,13 +32,10 @@ class IntervalCheckpoint(pl.Callback):
     ``runboard.checkpoint.step`` tag follows in a later write: a run tagged with a checkpoint has
     its artifact and every point up to its step (a kill -9 right after still leaves both)."""
 
-    KEEP = 3  # local copies kept for uploads the writer process may still be reading
-
     def __init__(self, cfg, logger, workdir: Path):
         self.every_steps, self.every_s = cfg.checkpoint_every_n_steps, cfg.checkpoint_every_s
         self.logger, self.workdir = logger, workdir
         self._last_t = time.monotonic()
-        self._copies: list[Path] = []
         self._pending_step: int | None = None
 
     def _due(self, trainer) -> bool:
@@ -76,9 +72,8 @@ class IntervalCheckpoint(pl.Callback):
         os.replace(path, copy)
         self.logger.log_artifact(copy, ARTIFACT_DIR)
         self._pending_step = trainer.global_step
-        self._copies.append(copy)
-        while len(self._copies) > self.KEEP:
-            shutil.rmtree(self._copies.pop(0).parent, ignore_errors=True)
+        # Each upload keeps its own copy until the run's temp folder goes: the writer (process) may
+        # read it well after this call, and a vanished file would cost the points batched with it.
 
     def on_train_end(self, trainer, pl_module):
         self._tag_when_taken()
