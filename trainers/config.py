@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
 class ConfigError(ValueError):
@@ -34,6 +34,30 @@ class TrainConfig(BaseModel):
     weight_decay: float = Field(0.0, ge=0, le=1, description="L2 weight decay.")
     val_fraction: float = Field(0.2, gt=0, lt=1, description="Share of the data held out for validation.")
     log_every_n_steps: int = Field(1, ge=1, le=10_000, description="Log train/loss every N steps.")
+    # hardware (see trainers.hardware): auto lets Lightning pick; a machine with a GPU uses it
+    accelerator: Literal["auto", "cpu", "gpu", "mps"] = Field("auto", description="Device kind.")
+    devices: str = Field("auto", description="How many devices: a positive number, auto or all.")
+    precision: Literal["32", "16-mixed", "bf16-mixed"] = Field("32", description="Numeric precision.")
+    strategy: Literal["auto", "ddp", "ddp_spawn", "ddp_find_unused_parameters_true", "fsdp"] = Field(
+        "auto", description="Distributed strategy.")
+    accumulate_grad_batches: int = Field(1, ge=1, le=10_000, description="Batches per optimizer step.")
+    gradient_clip_val: float = Field(0.0, ge=0, le=1e6, description="Clip gradient norm to this (0: off).")
+    # resume (see trainers.resume): a checkpoint uploaded as an artifact on an interval
+    checkpoint_every_n_steps: int = Field(0, ge=0, le=10_000_000, description="Upload a checkpoint every N steps (0: off).")
+    checkpoint_every_s: float = Field(300.0, ge=0, le=1e7, description="Upload a checkpoint every N seconds (0: off).")
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _precision_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("devices", mode="before")
+    @classmethod
+    def _devices_rule(cls, value: Any) -> str:
+        text = str(value).strip().lower()
+        if text in ("auto", "all") or (text.isdigit() and 1 <= int(text) <= 1024):
+            return text
+        raise ValueError("a whole number from 1 to 1024, auto or all")
 
 
 def field_rule(err: dict[str, Any]) -> str:

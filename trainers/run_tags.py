@@ -75,6 +75,11 @@ SWEEP_FINISHED_TRIALS = "runboard.sweep.finished_trials"
 # How long a RUNNING run may go without a heartbeat before the reaper (and every page) calls it dead.
 STALE_AFTER_S_DEFAULT = 600.0
 
+# --- resume (trainer) ----------------------------------------------------------------------------
+CHECKPOINT_STEP = "runboard.checkpoint.step"  # global step of the last checkpoint uploaded (artifact CHECKPOINT_ARTIFACT)
+RESUMED_FROM_STEP = "runboard.resumed_from_step"  # set when --resume continued the run from a checkpoint
+RESUME_REQUESTED = "runboard.resume_requested"  # launch side: the queued run continues from its checkpoint
+
 # --- your own script (launch side sets it in the environment; RunboardLogger attaches to it) -----
 RUN_ID_ENV = "RUNBOARD_RUN_ID"  # env var, not a tag: the run a queue-launched script's logger attaches to
 SCRIPT = "runboard.script"  # launch side: the user's script as JSON argv, for the local executor

@@ -18,7 +18,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainers import run_record, tracking
+from trainers import ddp, hardware, resume, run_record, tracking
 from trainers.config import ConfigError, parse_overrides
 from trainers.spec import RunSpec, spec_from_json, spec_from_target
 
@@ -41,7 +41,8 @@ def _trainer(spec: RunSpec, logger, callbacks, workdir: Path):
     ckpt = ModelCheckpoint(dirpath=workdir / "ckpt", filename="best", monitor="val/loss", mode="min", save_top_k=1)
     return pl.Trainer(
         max_epochs=cfg.max_epochs, max_steps=cfg.max_steps, log_every_n_steps=cfg.log_every_n_steps,
-        logger=logger, callbacks=[*callbacks, ckpt], accelerator="cpu", devices=1,
+        logger=logger, callbacks=[*callbacks, ckpt, resume.IntervalCheckpoint(cfg, logger, workdir)],
+        **hardware.trainer_kwargs(cfg),
         default_root_dir=str(workdir), num_sanity_val_steps=0,
         enable_progress_bar=False, enable_model_summary=False,
     ), ckpt
@@ -54,17 +55,21 @@ def _fit(spec: RunSpec, run_id: str, client, stop) -> dict[str, float]:
     from trainers.logger import RunboardLogger
     from trainers.registry import get
 
+    hardware.check_available(spec.config)  # a launched run whose GPU is absent ends FAILED with why
     pl.seed_everything(spec.config.seed, workers=True, verbose=False)
     model, data = get(spec.family).build(spec.config)
     run_record.log_model_facts(client, run_id, model)
     logger = RunboardLogger(client, run_id, on_stop=stop.request)
+    if ckpt_path := resume.checkpoint_for(run_id):
+        resume.skip_logged(logger, client, run_id)
     with tempfile.TemporaryDirectory(prefix="runboard-") as tmp:
         workdir = Path(tmp)
         (workdir / "confusion").mkdir()
         callbacks = [Progress(logger), ConfusionArtifacts(logger, workdir / "confusion"), stop]
         trainer, ckpt = _trainer(spec, logger, callbacks, workdir)
+        ddp.share(spec, run_id, ckpt_path)
         try:
-            trainer.fit(model, datamodule=data)
+            trainer.fit(model, datamodule=data, ckpt_path=ckpt_path)
         finally:
             if ckpt.best_model_path:
                 logger.log_artifact(ckpt.best_model_path, "model")
@@ -100,6 +105,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m trainers.train", description=__doc__.split("\n\n")[0])
     p.add_argument("target", nargs="?", help="a model family or an experiments/*.yaml file")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+    p.add_argument("--resume", metavar="RUN_ID", help="continue a FAILED/KILLED run from its last checkpoint")
     p.add_argument("--run-id", help="attach to an existing (e.g. SCHEDULED) run instead of creating one")
     p.add_argument("--experiment", help="MLflow experiment name (default: runboard)")
     p.add_argument("--name", help="run name")
@@ -107,6 +113,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _spec_for(args) -> RunSpec:
+    if args.resume or (args.run_id and resume.requested(tracking.client(), args.run_id)):
+        queued, args.run_id = not args.resume, args.resume or args.run_id
+        return spec_from_json(resume.prepare(tracking.client(), args.run_id, queued))
     if args.target:
         return spec_from_target(args.target, parse_overrides(args.overrides), args.experiment, args.name)
     if not args.run_id:
@@ -119,9 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("pytorch_lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*(does not have many workers|LeafSpec|_pytree).*")
+    if (code := ddp.child_main()) is not None:  # a DDP child rank: trains, never touches the store
+        return code
     args = _parse(argv)
     try:
-        spec = _spec_for(args)
+        spec = _spec_for(args) if args.resume or args.run_id else hardware.checked(_spec_for(args))
     except ConfigError as err:
         print(f"config error: {err}", file=sys.stderr)
         return 2

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from dashboard import run_images, ui
+from dashboard import resume_button, run_images, ui
 from dashboard.charts import confusion_figure, curves_figure
 from dashboard.viewstate import ViewState
 from dashboard.widgets import points_note, zoom_ui
@@ -169,6 +169,7 @@ def main() -> None:
     if SPEC_TAG in info.get("tags", {}):  # launched by Runboard: its launch spec pre-fills the form
         st.page_link("app_pages/launch.py", label="Clone", icon=":material/content_copy:",
                      query_params={"clone": rid}, help="Open the Launch form pre-filled with this run's params.")
+    resume_button.show(info)  # FAILED / KILLED with a checkpoint: continue it from the queue
     run_images.section(rid)  # image artifacts (e.g. GAN sample grids), near the top
     metrics = sorted(info.get("metrics", {}))
     steps = zoom_ui(PREFIX) if metrics else None

@@ -24,6 +24,7 @@ from experiments import placement, queue, store
 from experiments.executors import force_later
 from experiments.executors.local import child_env
 from trainers import run_tags, tracking
+from trainers.hardware import device_env  # the GPUs reserved become the trainer's devices
 from trainers.run_record import STOP_TAG
 
 ADDRESS_TAG = run_tags.RAY_ADDRESS
@@ -118,7 +119,7 @@ class RayExecutor:
         request = placement.request_of(run.data.tags)
         try:
             self.client().submit_job(
-                entrypoint=shlex.join(argv(run_id)), submission_id=job, runtime_env={"env_vars": job_env(self.uri)},
+                entrypoint=shlex.join(argv(run_id)), submission_id=job, runtime_env={"env_vars": {**job_env(self.uri), **device_env(request["gpus"])}},
                 entrypoint_num_cpus=request["cpus"], entrypoint_num_gpus=request["gpus"],
                 metadata={run_tags.RAY_RUN_ID: run_id})
         except RuntimeError:
