@@ -23,6 +23,7 @@ import pytorch_lightning as pl
 from pydantic import Field, create_model
 
 from trainers.config import ConfigError, TrainConfig
+from trainers.excerpt import excerpt
 
 Build = Callable[[Any], "tuple[pl.LightningModule, pl.LightningDataModule]"]
 
@@ -60,7 +61,7 @@ def families() -> dict[str, Family]:
 def get(name: str) -> Family:
     fams = families()
     if name not in fams:
-        raise ConfigError(f"family: unknown family {name!r} (known: {', '.join(sorted(fams))})", field="family")
+        raise ConfigError(f"family: unknown family {excerpt(name)} (known: {', '.join(sorted(fams))})", field="family")
     return fams[name]
 
 
