@@ -77,10 +77,16 @@ def train(spec: RunSpec, run_id: str | None = None) -> TrainResult:
     from trainers.callbacks import StopRequest
 
     client = tracking.client()
-    run_id = run_record.start(client, spec, run_id)
     stop = StopRequest()
-    stop.install()
+    stop.install()  # before the run exists: a signal during set-up is a stop request, not a half-made run
     try:
+        run_id = run_record.start(client, spec, run_id)
+    except BaseException:
+        stop.uninstall()
+        raise
+    try:
+        if stop.requested:
+            raise KeyboardInterrupt("stopped during set-up")
         metrics = _fit(spec, run_id, client, stop)
         status, error = ("KILLED", "stopped by request") if stop.requested else ("FINISHED", None)
     except BaseException as exc:  # noqa: BLE001 - every way out must end the run
@@ -129,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:  # e.g. --run-id names no run, or one that already ended
         print(f"config error: {err}", file=sys.stderr)
         return 2
+    except Exception as err:  # noqa: BLE001 - the store failed while the run was set up: one line, not a traceback
+        log.debug("start failed", exc_info=True)
+        msg = str(err) if isinstance(err, run_record.StartError) else f"could not start the run: {run_record.one_line(err)}"
+        print(f"error: {msg}", file=sys.stderr)
+        return 1
     for key in sorted(result.metrics):
         print(f"{key} = {result.metrics[key]:.6g}")
     print(f"status = {result.status}")
