@@ -12,8 +12,11 @@ def excerpt(value: Any, limit: int = LIMIT) -> str:
     characters reach a terminal), with how much was left out: ``'aaaa…' (+99,940 chars)``."""
     text = value if isinstance(value, str) else _head(value, limit)
     shown = repr(text[:limit])
-    if len(text) > limit:
-        shown = f"{shown[:-1]}…{shown[-1]} (+{len(text) - limit:,} chars)"
+    cut = len(text) > limit
+    if len(shown) > limit + 2:  # escapes (\x1f, \u2028) can make the repr four times as long
+        shown, cut = shown[: limit + 1] + shown[0], True
+    if cut:
+        shown = f"{shown[:-1]}…{shown[-1]} (of {len(text):,} chars)"
     return shown
 
 

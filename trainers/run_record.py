@@ -95,16 +95,20 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
 
 def abandon(client, run_id: str, cause: str) -> str:
     """End a half-made run FAILED naming the cause, else delete it; says which happened."""
+    # the status first: one small write, the likeliest to get through a store that just failed
     try:
-        end(client, run_id, "FAILED", f"set-up failed: {cause}")
-        return "the run is marked FAILED"
+        client.set_terminated(run_id, "FAILED")
     except Exception:  # noqa: BLE001 - the store that just failed may fail again
-        pass
+        try:
+            client.delete_run(run_id)
+            return "the half-made run was deleted"
+        except Exception:  # noqa: BLE001
+            return "the store refused to mark it FAILED; the reaper will end it"
     try:
-        client.delete_run(run_id)
-        return "the half-made run was deleted"
+        client.set_tag(run_id, ERROR_TAG, f"set-up failed: {cause}")
     except Exception:  # noqa: BLE001
-        return "the store refused to mark it FAILED; the reaper will end it"
+        return "the run is marked FAILED; the store refused the reason"
+    return "the run is marked FAILED"
 
 
 def claim(client, run_id: str) -> None:

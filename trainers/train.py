@@ -124,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("pytorch_lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*(does not have many workers|LeafSpec|_pytree).*")
+    if logging.getLogger().level > logging.DEBUG:  # MLflow logs every store error with its traceback; we say it in one line
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     args = _parse(argv)
     try:
         spec = _spec_for(args)
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as err:  # noqa: BLE001 - the store failed while the run was set up: one line, not a traceback
         log.debug("start failed", exc_info=True)
-        msg = str(err) if isinstance(err, run_record.StartError) else f"could not start the run: {run_record.one_line(err)}"
+        msg = str(err) if isinstance(err, run_record.StartError) else f"the store failed: {run_record.one_line(err)}"
         print(f"error: {msg}", file=sys.stderr)
         return 1
     for key in sorted(result.metrics):
