@@ -16,6 +16,7 @@ from typing import Any, Literal
 import annotated_types as at
 
 from trainers.config import ConfigError
+from trainers.excerpt import excerpt
 from trainers.registry import families
 from trainers.spec import RunSpec, build_spec
 
@@ -81,7 +82,7 @@ def validate(family: str, raw: dict[str, Any], experiment: Any = None, run_name:
     """``(spec, {})`` for a launchable form, else ``(None, {field: message})``. Never raises for
     bad input: every problem becomes a message on the field it belongs to."""
     if family not in families():
-        return None, {"family": f"family: unknown family {family!r}"}
+        return None, {"family": f"family: unknown family {excerpt(family)}"}
     values = {str(k): v for k, v in raw.items() if _clean(v) is not None}
     values = {k: _clean(v) for k, v in values.items()}
     names = {"experiment": _clean(experiment), "name": _clean(run_name)}
@@ -113,7 +114,7 @@ def sweep_field(family: str, field: str, text: str, log: bool = False, num: int 
         try:
             return {"low": float(low), "high": float(high), "log": bool(log), "num": int(num)}
         except ValueError:
-            raise ConfigError(f"{field}: a range is low..high with two numbers (got {text!r})", field=field) from None
+            raise ConfigError(f"{field}: a range is low..high with two numbers (got {excerpt(text)})", field=field) from None
     parts = [p.strip() for p in text.split(",") if p.strip()]
     if not parts:
         raise ConfigError(f"{field}: list values (a, b, c) or give a range (low..high)", field=field)

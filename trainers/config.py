@@ -11,6 +11,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from trainers.excerpt import excerpt
+
+MAX_ERRORS = 3  # an error line names the first few bad fields, never an unbounded list
+
 
 class ConfigError(ValueError):
     """A config that cannot be trained. ``str(err)`` is one line naming the field and the rule."""
@@ -23,7 +27,7 @@ class ConfigError(ValueError):
 class TrainConfig(BaseModel):
     """Settings every family shares: seed, optimisation and the Lightning ``Trainer``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Random seed for the split, init and shuffling.")
     max_epochs: int = Field(5, ge=1, le=10_000, description="Epochs to train.")
@@ -67,13 +71,20 @@ def field_rule(err: dict[str, Any]) -> str:
 
 def format_errors(exc: ValidationError, family: str) -> ConfigError:
     parts, first = [], None
-    for err in exc.errors():
+    errors = exc.errors()
+    for err in errors[:MAX_ERRORS]:
         name = ".".join(str(p) for p in err["loc"]) or "config"
         first = first or name
+        if len(name) > 40:  # an unknown key can be as long as the input
+            name = excerpt(name, 40)
         if err["type"] == "extra_forbidden":
-            parts.append(f"{name}: unknown field for family '{family}'")
+            parts.append(f"{name}: unknown field for family {excerpt(family, 40)}")
+        elif err["type"] == "finite_number":
+            parts.append(f"{name}: must be a finite number (got {excerpt(err.get('input'))})")
         else:
-            parts.append(f"{name}: {field_rule(err)} (got {err.get('input')!r})")
+            parts.append(f"{name}: {field_rule(err)[:200]} (got {excerpt(err.get('input'))})")
+    if len(errors) > MAX_ERRORS:
+        parts.append(f"and {len(errors) - MAX_ERRORS} more")
     return ConfigError("; ".join(parts), field=first)
 
 
@@ -91,6 +102,6 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--set {pair!r}: expected key=value", field=key or None)
+            raise ConfigError(f"--set {excerpt(pair)}: expected key=value", field=(key or None) and key[:100])
         out[key.strip()] = value.strip()
     return out

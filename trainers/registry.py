@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from pydantic import Field, create_model
 
 from trainers.config import ConfigError, TrainConfig
+from trainers.excerpt import excerpt
 
 if TYPE_CHECKING:  # importing the registry must not import torch: the dashboard reads it
     import pytorch_lightning as pl
@@ -62,7 +63,7 @@ def families() -> dict[str, Family]:
 def get(name: str) -> Family:
     fams = families()
     if name not in fams:
-        raise ConfigError(f"family: unknown family {name!r} (known: {', '.join(sorted(fams))})", field="family")
+        raise ConfigError(f"family: unknown family {excerpt(name)} (known: {', '.join(sorted(fams))})", field="family")
     return fams[name]
 
 

@@ -77,14 +77,51 @@ def start(client, spec: RunSpec, run_id: str | None) -> str:
             name = spec.experiment or tracking.default_experiment()
             raise ConfigError(f"experiment: {name!r}: {why}", field="experiment")
         run_id = client.create_run(exp, run_name=spec.run_name).info.run_id
-        _log(client, run_id, params_of(spec), {**run_tags(spec), **process_tags()})
-        return run_id
-    if attachable_status(client, run_id) == "SCHEDULED":
-        claim(client, run_id)
-    if pause := os.environ.get("RUNBOARD_TEST_ATTACH_PAUSE_S"):  # tests: hold the attach in the reaper's window
-        time.sleep(float(pause))
-    _log(client, run_id, {}, process_tags())  # the queue logged the params and what the run is
+        params, tags = params_of(spec), {**run_tags(spec), **process_tags()}
+    else:
+        if attachable_status(client, run_id) == "SCHEDULED":
+            claim(client, run_id)
+        if pause := os.environ.get("RUNBOARD_TEST_ATTACH_PAUSE_S"):  # tests: hold the attach in the reaper's window
+            time.sleep(float(pause))
+        params, tags = {}, process_tags()  # the queue logged the params and what the run is
+    try:
+        _log(client, run_id, params, tags)
+    except BaseException as exc:  # noqa: BLE001 - a run never stays RUNNING without its process
+        raise StartError(run_id, one_line(exc), abandon(client, run_id, one_line(exc))) from exc
     return run_id
+
+
+class StartError(RuntimeError):
+    """The run exists but could not be set up; ``outcome`` says what became of it."""
+
+    def __init__(self, run_id: str, cause: str, outcome: str):
+        super().__init__(f"could not start run {run_id}: {cause} ({outcome})")
+        self.run_id, self.cause, self.outcome = run_id, cause, outcome
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """``Type: first line of the message``, at most ``limit`` characters: for a tag and stderr."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    text = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def abandon(client, run_id: str, cause: str) -> str:
+    """End a half-made run FAILED naming the cause, else delete it; says which happened."""
+    # the status first: one small write, the likeliest to get through a store that just failed
+    try:
+        client.set_terminated(run_id, "FAILED")
+    except Exception:  # noqa: BLE001 - the store that just failed may fail again
+        try:
+            client.delete_run(run_id)
+            return "the half-made run was deleted"
+        except Exception:  # noqa: BLE001
+            return "the store refused to mark it FAILED; the reaper will end it"
+    try:
+        client.set_tag(run_id, ERROR_TAG, f"set-up failed: {cause}")
+    except Exception:  # noqa: BLE001
+        return "the run is marked FAILED; the store refused the reason"
+    return "the run is marked FAILED"
 
 
 def claim(client, run_id: str) -> None:

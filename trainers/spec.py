@@ -16,11 +16,13 @@ import yaml
 
 from trainers import registry
 from trainers.config import ConfigError, TrainConfig, validate
+from trainers.excerpt import excerpt
 
 # Names end up in the UI, in tags and in log lines: keep them plain words. No leading '-'
 # (never mistaken for a flag) and no shell metacharacters.
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9 _.,:=+/@-]{0,99}$")
 YAML_KEYS = {"family", "experiment", "name", "config"}
+MAX_YAML_BYTES = 64 * 1024  # an experiment file is a few lines; anything this big is a mistake
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ def check_name(value: str | None, field: str) -> str | None:
         return None
     if not isinstance(value, str) or not _NAME.match(value):
         raise ConfigError(
-            f"{field}: must be 1-100 letters, digits, spaces or _ . , : = + / @ - and not start with '-' (got {value!r})",
+            f"{field}: must be 1-100 letters, digits, spaces or _ . , : = + / @ - and not start with '-' (got {excerpt(value)})",
             field=field,
         )
     return value
@@ -58,22 +60,39 @@ def build_spec(family: str, values: dict[str, Any] | None = None, experiment: st
 def load_file(path: str | Path) -> dict[str, Any]:
     """Read an experiment file: ``family`` plus only what differs from its defaults."""
     path = Path(path)
+    shown = excerpt(str(path), 80)
     try:
-        doc = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such experiment file") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise ConfigError(f"{shown}: experiment file is {size:,} bytes; the limit is {MAX_YAML_BYTES:,}")
+        text = path.read_text(errors="replace")
+    except (FileNotFoundError, NotADirectoryError):
+        raise ConfigError(f"{shown}: no such experiment file") from None
+    except OSError as exc:
+        raise ConfigError(f"{shown}: cannot read ({excerpt(exc.strerror or type(exc).__name__, 80)[1:-1]})") from None
+    doc = parse_yaml(text, shown)
     if not isinstance(doc, dict):
-        raise ConfigError(f"{path}: expected a mapping with 'family' and 'config'")
+        raise ConfigError(f"{shown}: expected a mapping with 'family' and 'config'")
     unknown = sorted(set(doc) - YAML_KEYS)
     if unknown:
-        raise ConfigError(f"{unknown[0]}: unknown key in {path.name} (allowed: {', '.join(sorted(YAML_KEYS))})", field=unknown[0])
+        raise ConfigError(f"{excerpt(unknown[0], 40)}: unknown key in {excerpt(path.name, 80)} (allowed: {', '.join(sorted(YAML_KEYS))})", field=unknown[0])
     if not isinstance(doc.get("family"), str):
-        raise ConfigError(f"family: {path.name} must name a model family", field="family")
+        raise ConfigError(f"family: {excerpt(path.name, 80)} must name a model family", field="family")
     if not isinstance(doc.get("config") or {}, dict):
-        raise ConfigError(f"config: {path.name} must map field names to values", field="config")
+        raise ConfigError(f"config: {excerpt(path.name, 80)} must map field names to values", field="config")
     return doc
+
+
+def parse_yaml(text: str, shown: str = "experiment file") -> Any:
+    """``yaml.safe_load`` that refuses anchors and aliases before anything is built: a few lines
+    of aliases can expand to gigabytes ("billion laughs"), and experiment files never need them."""
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise ConfigError(f"{shown}: YAML anchors and aliases (&name, *name) are not allowed in experiment files")
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{shown}: not valid YAML ({excerpt(str(exc).splitlines()[0], 120)[1:-1]})") from None
 
 
 def spec_from_target(target: str, overrides: dict[str, Any], experiment: str | None = None, run_name: str | None = None) -> RunSpec:

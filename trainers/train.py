@@ -83,10 +83,16 @@ def train(spec: RunSpec, run_id: str | None = None) -> TrainResult:
     from trainers.callbacks import StopRequest
 
     client = tracking.client()
-    run_id = run_record.start(client, spec, run_id)
     stop = StopRequest()
-    stop.install()
+    stop.install()  # before the run exists: a signal during set-up is a stop request, not a half-made run
     try:
+        run_id = run_record.start(client, spec, run_id)
+    except BaseException:
+        stop.uninstall()
+        raise
+    try:
+        if stop.requested:
+            raise KeyboardInterrupt("stopped during set-up")
         metrics = _fit(spec, run_id, client, stop)
         status, error = ("KILLED", "stopped by request") if stop.requested else ("FINISHED", None)
     except BaseException as exc:  # noqa: BLE001 - every way out must end the run
@@ -128,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("pytorch_lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*(does not have many workers|LeafSpec|_pytree).*")
+    if logging.getLogger().level > logging.DEBUG:  # MLflow logs every store error with its traceback; we say it in one line
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     if (code := ddp.child_main()) is not None:  # a DDP child rank: trains, never touches the store
         return code
     args = _parse(argv)
@@ -141,6 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:  # e.g. --run-id names no run, or one that already ended
         print(f"config error: {err}", file=sys.stderr)
         return 2
+    except Exception as err:  # noqa: BLE001 - the store failed while the run was set up: one line, not a traceback
+        log.debug("start failed", exc_info=True)
+        msg = str(err) if isinstance(err, run_record.StartError) else f"the store failed: {run_record.one_line(err)}"
+        print(f"error: {msg}", file=sys.stderr)
+        return 1
     for key in sorted(result.metrics):
         print(f"{key} = {result.metrics[key]:.6g}")
     print(f"status = {result.status}")
