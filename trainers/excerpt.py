@@ -13,8 +13,8 @@ def excerpt(value: Any, limit: int = LIMIT) -> str:
     text = value if isinstance(value, str) else _head(value, limit)
     shown = repr(text[:limit])
     cut = len(text) > limit
-    if len(shown) > limit + 2:  # escapes (\x1f, \u2028) can make the repr four times as long
-        shown, cut = shown[: limit + 1] + shown[0], True
+    if len(shown.encode()) > limit + 2:  # escapes (\x1f) and wide characters: bound the bytes, not the characters
+        shown, cut = shown.encode()[: limit + 1].decode(errors="ignore") + shown[0], True
     if cut:
         shown = f"{shown[:-1]}…{shown[-1]} (of {len(text):,} chars)"
     return shown
