@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from bench.read_curves import METRICS, log_curves, make_runs
-from bench.read_rest import _free_port, _serve
+from bench.read_rest import _free_port, _serve, wait_healthy
 from trainers import tracking
 
 REPO = Path(__file__).resolve().parent.parent
@@ -90,15 +90,8 @@ def _dashboard(uri: str, workdir: Path) -> tuple[subprocess.Popen, str]:
     with open(workdir / "dashboard.log", "wb") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    import urllib.request
-
-    for _ in range(240):
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2):
-                return proc, base
-        except OSError:
-            time.sleep(0.5)
-    raise SystemExit(f"dashboard did not start; see {workdir / 'dashboard.log'}")
+    wait_healthy(f"{base}/_stcore/health", proc, workdir / "dashboard.log")
+    return proc, base
 
 
 def _nav(page, url: str, js: str, arg) -> float:

@@ -42,14 +42,21 @@ def _serve(backend: str, workdir: Path, workers: int) -> tuple[subprocess.Popen,
     with open(workdir / "server.log", "wb") as log:
         proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
+    wait_healthy(f"{url}/health", proc, workdir / "server.log")
+    return proc, url
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 300) -> None:
+    """Until ``url`` answers; the process is killed and the run ends if it never does."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2):
-                return proc, url
+            with urllib.request.urlopen(url, timeout=2):
+                return
         except OSError:
             time.sleep(0.5)
     proc.kill()
-    raise SystemExit(f"mlflow server did not start; see {workdir / 'server.log'}")
+    raise SystemExit(f"{url} did not answer within {timeout_s:.0f} s; see {log}")
 
 
 def mlflow_loop(url: str, run_ids: list[str]) -> int:
