@@ -64,3 +64,29 @@ def test_imbalanced_classifier_trains(sqlite_store):
 
 def test_registry_lists_the_five_seed_families():
     assert {"mlp", "cnn", "lstm", "linreg", "vae"} <= set(registry.families())
+
+
+def test_every_run_logs_step_health_and_system_metrics(sqlite_store):
+    """lr, gradient norm and throughput per logged step (tokens/s for a language model), and
+    MLflow-named system metrics; the Run page draws the latter in its own System section."""
+    from app_util import open_page
+
+    spec = build_spec("mlp", {"max_epochs": 1, "log_every_n_steps": 2})
+    run_id = train(spec).run_id
+    client = tracking.client()
+    losses = [p.step for p in client.get_metric_history(run_id, m.TRAIN_LOSS)]
+    for key in (m.TRAIN_LR, m.TRAIN_GRAD_NORM, m.SAMPLES_PER_S):
+        points = client.get_metric_history(run_id, key)
+        steps = sorted(p.step for p in points)
+        assert steps == sorted(set(steps)) and set(steps) <= set(losses), key  # at train/loss's steps
+        assert len(steps) >= len(losses) - 1 and all(p.value > 0 for p in points), key
+    assert client.get_metric_history(run_id, m.TRAIN_LR)[0].value == spec.config.lr
+    system = [k for k in client.get_run(run_id).data.metrics if k.startswith(m.SYSTEM_PREFIX)]
+    assert "system/cpu_utilization_percentage" in system and "system/system_memory_usage_megabytes" in system
+    at = open_page("run", run=run_id)
+    assert [s.value for s in at.subheader if s.value == "System"]
+    gpt = train(build_spec("gpt", {"max_epochs": 1, "corpus_chars": 4000, "block_size": 16, "n_embd": 16,
+                                   "n_head": 2, "n_layer": 1, "batch_size": 32}))
+    tokens = client.get_metric_history(gpt.run_id, m.TOKENS_PER_S)
+    samples = {p.step: p.value for p in client.get_metric_history(gpt.run_id, m.SAMPLES_PER_S)}
+    assert tokens and all(abs(p.value - 16 * samples[p.step]) < 1e-6 * p.value for p in tokens)

@@ -131,8 +131,9 @@ def reopen(client, run_id: str, workdir: str, queued: bool = False) -> tuple[str
     return run.data.tags[run_tags.SPEC], path
 
 
-def skip_logged(logger, client, run_id: str) -> None:
-    """Make ``logger`` drop points at steps the store already holds for that metric."""
+def skip_logged(logger, client, run_id: str) -> dict[str, int]:
+    """Make ``logger`` drop points at steps the store already holds for that metric; returns the
+    last stored step per metric."""
     keys = client.get_run(run_id).data.metrics.keys()
     last = {k: max((m.step for m in client.get_metric_history(run_id, k)), default=-1) for k in keys}
     writer = logger.writer
@@ -142,6 +143,7 @@ def skip_logged(logger, client, run_id: str) -> None:
         add([p for p in points if p[3] > last.get(p[0], -1)])
 
     writer.add_points = add_new
+    return last
 
 
 class Pending:

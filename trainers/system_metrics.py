@@ -58,10 +58,10 @@ def sample(process) -> dict[str, float]:
 
 
 class SystemSampler(threading.Thread):
-    def __init__(self, writer, interval_s: float = 5.0):
+    def __init__(self, writer, interval_s: float = 5.0, first_step: int = 0):
         super().__init__(name="runboard-system-metrics", daemon=True)
         self.writer, self.interval_s, self._done = writer, interval_s, threading.Event()
-        self.step = 0
+        self.step = first_step  # the sample number, as MLflow's own system metrics count it
 
     def run(self) -> None:
         import psutil

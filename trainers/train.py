@@ -54,23 +54,32 @@ def _fit(spec: RunSpec, run_id: str, client, stop) -> dict[str, float]:
     from trainers.callbacks import ConfusionArtifacts, Progress
     from trainers.logger import RunboardLogger
     from trainers.registry import get
+    from trainers.metrics import SYSTEM_PREFIX
+    from trainers.step_health import StepHealth
+    from trainers.system_metrics import SystemSampler
 
     hardware.check_available(spec.config)  # a launched run whose GPU is absent ends FAILED with why
     pl.seed_everything(spec.config.seed, workers=True, verbose=False)
     model, data = get(spec.family).build(spec.config)
     run_record.log_model_facts(client, run_id, model)
     logger = RunboardLogger(client, run_id, on_stop=stop.request)
+    first_sample = 0
     if ckpt_path := resume.checkpoint_for(run_id):
-        resume.skip_logged(logger, client, run_id)
+        stored = resume.skip_logged(logger, client, run_id)
+        first_sample = 1 + max((s for k, s in stored.items() if k.startswith(SYSTEM_PREFIX)), default=-1)
     with tempfile.TemporaryDirectory(prefix="runboard-") as tmp:
         workdir = Path(tmp)
         (workdir / "confusion").mkdir()
-        callbacks = [Progress(logger), ConfusionArtifacts(logger, workdir / "confusion"), stop]
+        callbacks = [Progress(logger), ConfusionArtifacts(logger, workdir / "confusion"), stop,
+                     StepHealth(logger.writer, spec.config.log_every_n_steps)]
         trainer, ckpt = _trainer(spec, logger, callbacks, workdir)
         ddp.share(spec, run_id, ckpt_path)
+        sampler = SystemSampler(logger.writer, first_step=first_sample)  # MLflow's system/… metrics every 5 s
+        sampler.start()
         try:
             trainer.fit(model, datamodule=data, ckpt_path=ckpt_path)
         finally:
+            sampler.stop()
             if ckpt.best_model_path:
                 logger.log_artifact(ckpt.best_model_path, "model")
             logger.close()  # drains every buffered point and artifact before the status changes

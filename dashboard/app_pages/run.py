@@ -15,6 +15,7 @@ from dashboard.charts import confusion_figure, curves_figure
 from dashboard.viewstate import ViewState
 from dashboard.widgets import points_note, zoom_ui
 from trainers import progress
+from trainers.metrics import EPOCH, SYSTEM_PREFIX
 from trainers.run_tags import SPEC as SPEC_TAG
 
 PREFIX = "run"
@@ -55,12 +56,7 @@ def _seed(state: ViewState, _params: dict[str, str]) -> None:
     st.session_state.run_lo, st.session_state.run_hi = state.steps or (None, None)
 
 
-def _curves(rid: str, metrics: list[str], live: bool, steps=None) -> None:
-    if not metrics:
-        st.info("This run has logged no metrics yet. Trainers log train/loss every step and "
-                "validation metrics every epoch.")
-        return
-    curves = ui.curves([rid], metrics, step_range=steps, live=live)
+def _chart_grid(rid: str, curves, metrics: list[str], key: str, steps) -> None:
     totals = curves.attrs.get("total_points", {})
     cols = st.columns(2)
     for i, metric in enumerate(metrics):
@@ -68,10 +64,27 @@ def _curves(rid: str, metrics: list[str], live: bool, steps=None) -> None:
         fig = curves_figure(part, metric, x="step", labels={rid: metric})
         fig.update_layout(title=dict(text=metric), height=300, showlegend=False)
         with cols[i % 2]:
-            st.plotly_chart(fig, width="stretch", key=f"run_chart_{i}", config={"displaylogo": False})
+            st.plotly_chart(fig, width="stretch", key=f"{key}_{i}", config={"displaylogo": False})
             note = points_note(len(part), totals.get((rid, metric), len(part)), steps)
             if note:
                 st.caption(note)
+
+
+def _curves(rid: str, metrics: list[str], live: bool, steps=None) -> None:
+    """The run's training metrics, then a System section (MLflow's ``system/…`` names). The epoch
+    counter is the x axis's business, not a curve of its own."""
+    system = [m for m in metrics if m.startswith(SYSTEM_PREFIX)]
+    training = [m for m in metrics if m != EPOCH and m not in system]
+    if not training and not system:
+        st.info("This run has logged no metrics yet. Trainers log train/loss every step and "
+                "validation metrics every epoch.")
+        return
+    curves = ui.curves([rid], training + system, step_range=steps, live=live)
+    _chart_grid(rid, curves, training, "run_chart", steps)
+    if system:
+        st.subheader("System")
+        st.caption("Sampled every few seconds while training; x is the sample number.")
+        _chart_grid(rid, curves, system, "run_system", steps)
 
 
 def _live(rid: str, metrics: list[str], steps) -> None:
