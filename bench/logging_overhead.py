@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.logging_overhead [--steps 3000] [--reps 3]
 
 Trains the same MLP on the digits for a fixed number of steps, logging ``train/loss`` every
-step, alternating the three variants in one process (so machine noise hits all of them), each
+step, alternating the variants (the last adds what every ``trainers.train`` run logs besides:
+lr, gradient norm and throughput per step, system metrics every 5 s) in one process (so machine noise hits all of them), each
 on its own fresh SQLite store in a temp folder. The clock stops when the points are in the store
 (Runboard's time includes draining its writer). Prints median and best wall time, median CPU
 time and the overhead of each against no logger, plus how long Runboard's writer thread was busy.
@@ -26,6 +27,8 @@ from trainers import tracking
 from trainers.logger import RunboardLogger
 from trainers.spec import build_spec
 from trainers.registry import get
+from trainers.step_health import StepHealth
+from trainers.system_metrics import SystemSampler
 
 
 def fit_seconds(steps: int, make_logger) -> tuple[float, float, int]:
@@ -35,9 +38,10 @@ def fit_seconds(steps: int, make_logger) -> tuple[float, float, int]:
     model, data = get("mlp").build(spec.config)
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{tmp}/mlflow.db"
-        logger, count = make_logger(uri, tmp)
+        logger, count, callbacks = make_logger(uri, tmp)
         trainer = pl.Trainer(
             max_steps=steps, max_epochs=10_000, log_every_n_steps=1, logger=logger, limit_val_batches=0,
+            callbacks=callbacks,
             enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
             accelerator="cpu", devices=1, default_root_dir=tmp,
         )
@@ -45,6 +49,8 @@ def fit_seconds(steps: int, make_logger) -> tuple[float, float, int]:
         trainer.fit(model, datamodule=data)
         if isinstance(logger, RunboardLogger):
             fit_end = time.perf_counter()
+            if sampler := getattr(logger, "sampler", None):
+                sampler.stop()
             logger.close()
             print(f"    Runboard: writer thread busy {logger.writer.busy_seconds:.2f} s; "
                   f"close (drain + writer exit) {time.perf_counter() - fit_end:.2f} s", flush=True)
@@ -52,18 +58,26 @@ def fit_seconds(steps: int, make_logger) -> tuple[float, float, int]:
 
 
 def no_logger(uri, tmp):
-    return False, lambda: 0
+    return False, lambda: 0, []
 
 
 def stock(uri, tmp):
     logger = MLFlowLogger(experiment_name="bench", tracking_uri=uri, artifact_location=f"{tmp}/artifacts")
-    return logger, lambda: len(logger.experiment.get_metric_history(logger.run_id, "train/loss"))
+    return logger, lambda: len(logger.experiment.get_metric_history(logger.run_id, "train/loss")), []
 
 
 def runboard(uri, tmp):
     client = tracking.client(uri)
     run_id = client.create_run(tracking.experiment_id("bench", uri)).info.run_id
-    return RunboardLogger(client, run_id), lambda: len(client.get_metric_history(run_id, "train/loss"))
+    return RunboardLogger(client, run_id), lambda: len(client.get_metric_history(run_id, "train/loss")), []
+
+
+def runboard_full(uri, tmp):
+    """What every ``trainers.train`` run logs: the logger plus per-step health and system metrics."""
+    logger, count, _ = runboard(uri, tmp)
+    logger.sampler = SystemSampler(logger.writer)
+    logger.sampler.start()
+    return logger, count, [StepHealth(logger.writer)]
 
 
 def main() -> None:
@@ -77,7 +91,8 @@ def main() -> None:
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
-    variants = {"no logger": no_logger, "Lightning MLFlowLogger (sqlite)": stock, "Runboard logger (sqlite)": runboard}
+    variants = {"no logger": no_logger, "Lightning MLFlowLogger (sqlite)": stock, "Runboard logger (sqlite)": runboard,
+                "Runboard + lr/grad-norm/throughput + system metrics": runboard_full}
     fit_seconds(50, no_logger)  # warm-up: imports, allocator, data loading
     wall: dict[str, list[float]] = {name: [] for name in variants}
     cpu: dict[str, list[float]] = {name: [] for name in variants}
