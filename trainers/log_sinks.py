@@ -131,6 +131,7 @@ class ProcessSink:
                 log.warning("runboard writer process exited (%s); writing in-process", code)
                 # What it had been sent but not written is unknown: the run must not claim it has it all.
                 self.failed = f"the writer process died (exit {code}) with batches it may not have written"
+                self.proc.stdout.close()  # its report pipe: nothing more will come
                 self.proc = None
         self.fallback.write(points, tags, artifacts)
 

@@ -20,7 +20,7 @@ import importlib.util
 import json
 import logging
 import os
-import select
+import selectors
 import struct
 import subprocess
 import sys
@@ -38,6 +38,14 @@ RETRY_S = 60.0  # after a failure, read in-process this long before starting new
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
+def _readable(stream, timeout: float) -> bool:
+    """``stream`` has data within ``timeout`` s. A selector (epoll), not ``select.select``: a process
+    with more than 1,024 open files (a long test session, a busy server) has pipe fds past its limit."""
+    with selectors.DefaultSelector() as sel:
+        sel.register(stream, selectors.EVENT_READ)
+        return bool(sel.select(timeout))
+
+
 class _Process:
     def __init__(self):
         self.proc = subprocess.Popen([sys.executable, str(CHILD)], stdin=subprocess.PIPE,
@@ -49,7 +57,7 @@ class _Process:
         self.ready = False
 
     def is_ready(self, timeout: float = 0.0) -> bool:
-        if not self.ready and select.select([self.proc.stdout], [], [], timeout)[0]:
+        if not self.ready and _readable(self.proc.stdout, timeout):
             if self.proc.stdout.read(1) != b"R":
                 raise EOFError("reader process exited while starting")
             self.ready = True
@@ -66,7 +74,7 @@ class _Process:
         buf = memoryview(bytearray(n))
         got = 0
         while got < n:
-            if not select.select([self.proc.stdout], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            if not _readable(self.proc.stdout, max(0.0, deadline - time.monotonic())):
                 raise TimeoutError(f"reader process sent nothing for {TIMEOUT_S:.0f} s")
             k = self.proc.stdout.readinto(buf[got:])
             if not k:
