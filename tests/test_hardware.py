@@ -136,11 +136,7 @@ def test_kill_9_after_a_checkpoint_then_resume_continues_the_same_run(family, ho
     assert run.info.status == "FINISHED" and len(all_runs(sqlite_store)) == 1
     assert run.data.tags[run_tags.RESUMED_FROM_STEP] == str(ckpt_step)
     steps = sorted(m.step for m in client.get_metric_history(run_id, "train/loss"))
-    assert len(steps) == len(set(steps)) and max(steps) > max(before)  # continues, no step twice
-    after = [s for s in steps if s >= ckpt_step]
-    assert after == list(range(ckpt_step, max(steps) + 1))  # from the checkpoint on, none missing
-    # Known gap (seen twice in a loaded clean-clone run, not locally): the point of the step just
-    # before the checkpoint (ckpt_step - 1) can be missing after the kill; not asserted until fixed.
+    assert steps == list(range(len(steps))) and len(steps) > max(before) + 1  # continues: none twice, none missing
 
 
 def test_resume_refuses_a_run_without_a_checkpoint(sqlite_store, capsys):

@@ -1,7 +1,7 @@
 """Interval checkpoints uploaded as artifacts, and ``--resume <run id>`` from the last one.
 
 ``IntervalCheckpoint`` saves ``last.ckpt`` every N steps and/or seconds and uploads it (rank zero,
-through the run's writer) to the artifact ``checkpoints/last.ckpt``, then tags the run with the
+through the run's writer) to the artifact ``checkpoints/step-<N>/last.ckpt``, then tags the run with the
 checkpoint's step. ``reopen`` moves a FAILED / KILLED (or dead RUNNING)
 run back to RUNNING and downloads that checkpoint; ``skip_logged`` drops points whose step the store
 already holds for that metric (those logged between the checkpoint and the kill), so nothing is
@@ -23,6 +23,11 @@ from trainers.config import ConfigError
 
 ARTIFACT_DIR = "checkpoints"
 CKPT_NAME = "last.ckpt"
+
+
+def artifact_dir(step) -> str:
+    """Where the checkpoint taken at global step ``step`` is uploaded."""
+    return f"{ARTIFACT_DIR}/step-{step}"
 
 
 class IntervalCheckpoint(pl.Callback):
@@ -70,7 +75,9 @@ class IntervalCheckpoint(pl.Callback):
         copy = self.workdir / f"upload-{trainer.global_step}" / CKPT_NAME
         copy.parent.mkdir(exist_ok=True)
         os.replace(path, copy)
-        self.logger.log_artifact(copy, ARTIFACT_DIR)
+        # One artifact folder per step: the tag names the checkpoint whose points are all stored; a
+        # newer upload must not replace it (its points may still be in the writer at a kill -9).
+        self.logger.log_artifact(copy, artifact_dir(trainer.global_step))
         self._pending_step = trainer.global_step
         # Each upload keeps its own copy until the run's temp folder goes: the writer (process) may
         # read it well after this call, and a vanished file would cost the points batched with it.
@@ -122,7 +129,8 @@ def reopen(client, run_id: str, workdir: str, queued: bool = False) -> tuple[str
         client.delete_tag(run_id, run_tags.RESUME_REQUESTED)
     elif why := resumable(run):
         raise ConfigError(f"resume: {why}", field="resume")
-    path = client.download_artifacts(run_id, f"{ARTIFACT_DIR}/{CKPT_NAME}", workdir)
+    step = run.data.tags[run_tags.CHECKPOINT_STEP]
+    path = client.download_artifacts(run_id, f"{artifact_dir(step)}/{CKPT_NAME}", workdir)
     if run_tags.ERROR in run.data.tags:
         client.delete_tag(run_id, run_tags.ERROR)
     client.set_tag(run_id, run_tags.RESUMED_FROM_STEP, run.data.tags[run_tags.CHECKPOINT_STEP])
