@@ -72,11 +72,17 @@ def runboard(uri, tmp):
     return RunboardLogger(client, run_id), lambda: len(client.get_metric_history(run_id, "train/loss")), []
 
 
-def runboard_full(uri, tmp):
-    """What every ``trainers.train`` run logs: the logger plus per-step health and system metrics."""
+def runboard_system(uri, tmp):
+    """The logger plus system metrics (every 5 s, a thread): what the drop-in logger adds."""
     logger, count, _ = runboard(uri, tmp)
     logger.sampler = SystemSampler(logger.writer)
     logger.sampler.start()
+    return logger, count, []
+
+
+def runboard_full(uri, tmp):
+    """What every ``trainers.train`` run logs: the logger plus per-step health and system metrics."""
+    logger, count, _ = runboard_system(uri, tmp)
     return logger, count, [StepHealth(logger.writer)]
 
 
@@ -86,13 +92,18 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--threads", type=int, default=1,
                    help="torch intra-op threads; 1 keeps OpenMP from spin-waiting on a shared 2-core box")
+    p.add_argument("--without-stock", action="store_true",
+                   help="skip Lightning's MLFlowLogger (the slowest variant) when re-measuring Runboard only")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
     variants = {"no logger": no_logger, "Lightning MLFlowLogger (sqlite)": stock, "Runboard logger (sqlite)": runboard,
+                "Runboard + system metrics": runboard_system,
                 "Runboard + lr/grad-norm/throughput + system metrics": runboard_full}
+    if args.without_stock:
+        del variants["Lightning MLFlowLogger (sqlite)"]
     fit_seconds(50, no_logger)  # warm-up: imports, allocator, data loading
     wall: dict[str, list[float]] = {name: [] for name in variants}
     cpu: dict[str, list[float]] = {name: [] for name in variants}

@@ -90,3 +90,16 @@ def test_every_run_logs_step_health_and_system_metrics(sqlite_store):
     tokens = client.get_metric_history(gpt.run_id, m.TOKENS_PER_S)
     samples = {p.step: p.value for p in client.get_metric_history(gpt.run_id, m.SAMPLES_PER_S)}
     assert tokens and all(abs(p.value - 16 * samples[p.step]) < 1e-6 * p.value for p in tokens)
+
+
+def test_fused_gradient_norm_equals_the_norm_of_all_gradients_together():
+    import torch
+
+    from trainers.step_health import grad_norm
+
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(7, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+    assert grad_norm(module) is None  # no backward yet: no point rather than a zero
+    module(torch.randn(4, 7)).pow(2).sum().backward()
+    expected = torch.cat([p.grad.flatten() for p in module.parameters()]).norm(2)
+    assert torch.allclose(grad_norm(module), expected)
