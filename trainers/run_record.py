@@ -109,19 +109,25 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
 def abandon(client, run_id: str, cause: str) -> str:
     """End a half-made run FAILED naming the cause, else delete it; says which happened."""
     # the status first: one small write, the likeliest to get through a store that just failed
-    try:
-        client.set_terminated(run_id, "FAILED")
-    except Exception:  # noqa: BLE001 - the store that just failed may fail again
-        try:
-            client.delete_run(run_id)
-            return "the half-made run was deleted"
-        except Exception:  # noqa: BLE001
+    if not _try(lambda: client.set_terminated(run_id, "FAILED")):
+        # a SQLite store on a full disk: the write-ahead log holds space a fold gives back
+        if not (tracking.fold_wal(client.tracking_uri) and _try(lambda: client.set_terminated(run_id, "FAILED"))):
+            if _try(lambda: client.delete_run(run_id)):
+                return "the half-made run was deleted"
             return "the store refused to mark it FAILED; the reaper will end it"
     try:
         client.set_tag(run_id, ERROR_TAG, f"set-up failed: {cause}")
     except Exception:  # noqa: BLE001
         return "the run is marked FAILED; the store refused the reason"
     return "the run is marked FAILED"
+
+
+def _try(write) -> bool:
+    try:
+        write()
+        return True
+    except Exception:  # noqa: BLE001 - the store that just failed may fail again
+        return False
 
 
 def claim(client, run_id: str) -> None:

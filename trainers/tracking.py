@@ -143,6 +143,21 @@ def refresh_statistics(con: sqlite3.Connection, growth: float = 2.0) -> bool:
     return True
 
 
+def fold_wal(uri: str) -> bool:
+    """Fold a SQLite store's write-ahead log back into its file and truncate it: on a full disk this
+    frees the log's space, so one small write (a run's FAILED status) can still get through. False
+    where there is no SQLite file or the fold failed."""
+    db = sqlite_path(uri)
+    if db is None:
+        return False
+    try:
+        with sqlite3.connect(db, timeout=5) as con:
+            busy, *_ = con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return busy == 0
+    except sqlite3.Error:
+        return False
+
+
 def client(uri: str | None = None):
     """An ``MlflowClient`` on a prepared store."""
     from mlflow import MlflowClient
