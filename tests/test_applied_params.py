@@ -19,13 +19,14 @@ from streamlit.testing.v1 import AppTest
 
 from experiments import forms
 from trainers import registry, train
-from trainers.config import ConfigError, TrainConfig, parse_overrides
+from trainers.config import ConfigError, GradientConfig, TrainConfig, parse_overrides
 from trainers.run_record import params_of
 from trainers.spec import build_spec, spec_from_json, spec_from_target
 
 LAUNCH = str(Path(__file__).resolve().parents[1] / "dashboard" / "app_pages" / "launch.py")
 NOT_TAKEN_BY_TINY = {"optimizer", "weight_decay", "val_fraction"}
-# What the trainer applies to every run, whatever the family (proved by the two tests after the first)
+GRADIENT_SETTINGS = {"accumulate_grad_batches", "gradient_clip_val"}  # automatic optimisation only
+# What the trainer applies to a run, whatever the family (proved by the two tests after the first)
 TRAINER_SETTINGS = {"seed", "max_epochs", "max_steps", "log_every_n_steps", "accelerator", "devices", "precision",
                     "strategy", "accumulate_grad_batches", "gradient_clip_val", "checkpoint_every_n_steps",
                     "checkpoint_every_s"}
@@ -56,6 +57,9 @@ def test_every_param_a_family_records_is_passed_to_its_module_or_data_module_or_
     recorded = set(params_of(spec)) - {"family"}
     received = received_args(family, spec.config, monkeypatch)
     assert recorded - TRAINER_SETTINGS - set(received) == set()
+    model, _ = registry.get(family).build(spec.config)
+    if not model.automatic_optimization:  # Lightning clips and accumulates only what it steps itself
+        assert not GRADIENT_SETTINGS & recorded
     assert {k: received[k] for k in recorded & set(received)} == {k: getattr(spec.config, k) for k in recorded & set(received)}
 
 
@@ -74,7 +78,7 @@ def test_every_shared_setting_reaches_the_lightning_trainer(tmp_path):
         "checkpoint_every_n_steps": interval.every_steps, "checkpoint_every_s": interval.every_s,
     }
     assert applied == values
-    assert set(applied) | {"seed"} == TRAINER_SETTINGS == set(TrainConfig.model_fields)  # the seed: the next test
+    assert set(applied) | {"seed"} == TRAINER_SETTINGS == set(GradientConfig.model_fields)  # the seed: the next test
 
 
 def test_the_seed_decides_the_initial_weights_of_a_user_family():
@@ -90,6 +94,14 @@ def test_a_family_that_takes_no_optimizer_is_offered_none_and_refuses_one():
     assert {"optimizer", "weight_decay"}.isdisjoint(f.name for f in forms.form_fields("gan"))
     with pytest.raises(ConfigError, match="^optimizer: unknown field for family 'tiny'"):
         spec_from_target("tiny", parse_overrides(["optimizer=sgd"]))
+
+
+def test_a_module_that_steps_its_own_optimizers_is_offered_no_gradient_clipping_or_accumulation():
+    assert GRADIENT_SETTINGS.isdisjoint(f.name for f in forms.form_fields("gan"))
+    assert GRADIENT_SETTINGS <= {f.name for f in forms.form_fields("tiny")}
+    assert set(TrainConfig.model_fields) == TRAINER_SETTINGS - GRADIENT_SETTINGS
+    with pytest.raises(ConfigError, match="^gradient_clip_val: unknown field for family 'gan'"):
+        build_spec("gan", {"gradient_clip_val": "1"})
 
 
 def test_a_spec_stored_before_configs_held_only_applied_fields_still_loads():

@@ -5,8 +5,8 @@ fields, so ``--set lr=0.01`` and a form field mean the same thing. Unknown keys 
 are rejected with ``ConfigError``, whose message is one line naming the field and the rule.
 
 A config holds only settings that are applied: ``TrainConfig``'s, which ``trainers.train`` applies
-to every run (seed, Lightning ``Trainer``, checkpoints), plus what the family's module and data
-module take. ``SystemConfig`` adds the optimiser and split settings of ``trainers.systems`` and
+to every run (seed, Lightning ``Trainer``, checkpoints), ``GradientConfig``'s for a module that
+Lightning optimises, plus what the family's module and data module take. ``SystemConfig`` adds the optimiser and split settings of ``trainers.systems`` and
 ``trainers.data``, for the families built on them; a registered family gets each of those rules
 only when its own ``__init__`` takes the field (``trainers.registry``).
 """
@@ -46,8 +46,6 @@ class TrainConfig(BaseModel):
     precision: Literal["32", "16-mixed", "bf16-mixed"] = Field("32", description="Numeric precision.")
     strategy: Literal["auto", "ddp", "ddp_spawn", "ddp_find_unused_parameters_true", "fsdp"] = Field(
         "auto", description="Distributed strategy.")
-    accumulate_grad_batches: int = Field(1, ge=1, le=10_000, description="Batches per optimizer step.")
-    gradient_clip_val: float = Field(0.0, ge=0, le=1e6, description="Clip gradient norm to this (0: off).")
     # resume (see trainers.resume): a checkpoint uploaded as an artifact on an interval
     checkpoint_every_n_steps: int = Field(0, ge=0, le=10_000_000, description="Upload a checkpoint every N steps (0: off).")
     checkpoint_every_s: float = Field(300.0, ge=0, le=1e7, description="Upload a checkpoint every N seconds (0: off).")
@@ -66,8 +64,17 @@ class TrainConfig(BaseModel):
         raise ValueError("a whole number from 1 to 1024, auto or all")
 
 
-class SystemConfig(TrainConfig):
-    """``TrainConfig`` plus what ``trainers.systems.System`` (optimiser) and ``trainers.data``'s
+class GradientConfig(TrainConfig):
+    """``TrainConfig`` plus Lightning's gradient settings. The ``Trainer`` applies them under
+    automatic optimisation only (and refuses them otherwise): a module that steps its own
+    optimisers (``automatic_optimization = False``) gets ``TrainConfig`` without them."""
+
+    accumulate_grad_batches: int = Field(1, ge=1, le=10_000, description="Batches per optimizer step.")
+    gradient_clip_val: float = Field(0.0, ge=0, le=1e6, description="Clip gradient norm to this (0: off).")
+
+
+class SystemConfig(GradientConfig):
+    """``GradientConfig`` plus what ``trainers.systems.System`` (optimiser) and ``trainers.data``'s
     modules (batch and split) take. The one home of these fields' rules: a registered family
     whose ``__init__`` names one of them gets the rule with its own default."""
 

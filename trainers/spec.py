@@ -106,7 +106,8 @@ def spec_from_target(target: str, overrides: dict[str, Any], experiment: str | N
 
 # Every config had these fields before a family's config held only what it applies: a spec stored
 # then (a queued or resumable run) still names them for families that never used them.
-FORMER_SHARED = ("batch_size", "lr", "optimizer", "weight_decay", "val_fraction")
+FORMER_SHARED = ("batch_size", "lr", "optimizer", "weight_decay", "val_fraction", "accumulate_grad_batches",
+                 "gradient_clip_val")
 
 
 def spec_from_json(text: str) -> RunSpec:
