@@ -105,6 +105,10 @@ def test_compare_offers_the_download(sqlite_store):
     assert button.proto.label == "Download charts as HTML"
 
 
+# Every chart drawn: each has its own SVG (the file draws them one after the other).
+DRAWN = """(n) => { const plots = document.querySelectorAll('.js-plotly-plot');
+    return plots.length >= n && Array.from(plots).every(p => p.querySelector('.main-svg')); }"""
+
 PLOT_DATA = """(selector) => Array.from(document.querySelectorAll(selector)).map(p => ({
     title: String((p.layout.title && p.layout.title.text) || '').replace(/<[^>]*>/g, ''),  // Streamlit bolds titles
     traces: p.data.map(t => ({name: t.name || null, run: (t.meta || {}).run_id || null,
@@ -143,7 +147,7 @@ def test_the_exported_file_opens_offline_and_draws_the_same_curves(tmp_path, sql
         context.route(lambda url: not url.startswith("file:"), lambda route: (fetched.append(route.request.url), route.abort()))
         offline = context.new_page()
         offline.goto(file.as_uri(), timeout=WAIT_MS)
-        offline.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2", timeout=WAIT_MS)
+        offline.wait_for_function(DRAWN, arg=len(METRICS), timeout=WAIT_MS)
         exported = offline.evaluate(PLOT_DATA, ".js-plotly-plot")
         browser.close()
     assert fetched == []
@@ -157,6 +161,7 @@ TICKS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(p 
     const svg = p.querySelector('.main-svg').getBoundingClientRect(), y = p._fullLayout.yaxis;
     return {log: y.type === 'log', range: y.range, top: svg.top, left: svg.left,
             ylabels: Array.from(p.querySelectorAll('.ytick text')).map(t => t.textContent),
+            yboxes: Array.from(p.querySelectorAll('.ytick text')).map(t => { const r = t.getBoundingClientRect(); return [r.top, r.bottom]; }),
             clipped: Array.from(p.querySelectorAll('.xtick text, .ytick text, .g-xtitle text, .g-ytitle text'))
                 .map(t => [t.textContent, t.getBoundingClientRect()])
                 .filter(([_, r]) => r.left < svg.left || r.right > svg.right || r.top < svg.top || r.bottom > svg.bottom)
@@ -175,11 +180,13 @@ def test_the_exported_log_axis_reads_full_numbers_and_no_label_is_clipped(tmp_pa
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_context(viewport={"width": 1280, "height": 1400}).new_page()
         page.goto(file.as_uri(), timeout=WAIT_MS)
-        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 3", timeout=WAIT_MS)
+        page.wait_for_function(DRAWN, arg=3, timeout=WAIT_MS)
         charts = page.evaluate(TICKS)
         browser.close()
     [log] = [c for c in charts if c["log"]]
     low, high = (10 ** v for v in log["range"])
     assert log["ylabels"] and all(low <= float(t) <= high for t in log["ylabels"]), log  # "0.3", never "3"
+    boxes = sorted(log["yboxes"])
+    assert all(upper[1] <= lower[0] + 1 for upper, lower in zip(boxes, boxes[1:])), log  # no label over another
     assert all(c["clipped"] == [] for c in charts), charts
     assert charts[0]["top"] == charts[1]["top"] < charts[2]["top"] and charts[0]["left"] < charts[1]["left"]  # two per row
