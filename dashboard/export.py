@@ -55,9 +55,11 @@ def packed_plotlyjs() -> str:
 
 
 def _packed_figure(fig: go.Figure) -> str:
-    """The figure's JSON, packed; tick labels may grow the margins (the page's tight margins
-    would clip them), and a figure without a height gets the page's."""
+    """The figure's JSON, packed; on white with light grid lines as the page draws it, tick labels
+    may grow the margins (the page's tight margins would clip them), and a figure without a
+    height gets the page's."""
     fig = go.Figure(fig)
+    fig.update_layout(template="plotly_white")
     fig.update_xaxes(automargin=True)
     fig.update_yaxes(automargin=True)
     if fig.layout.height is None:
