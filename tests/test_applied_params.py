@@ -63,6 +63,15 @@ def test_every_param_a_family_records_is_passed_to_its_module_or_data_module_or_
     assert {k: received[k] for k in recorded & set(received)} == {k: getattr(spec.config, k) for k in recorded & set(received)}
 
 
+@pytest.mark.parametrize("family", ["tiny", "gan", "gpt"])
+def test_a_registered_familys_classes_receive_exactly_the_recorded_fields_they_name(family, monkeypatch):
+    spec = build_spec(family, {})
+    recorded = set(params_of(spec)) - {"family"}
+    received = received_args(family, spec.config, monkeypatch)
+    assert set(received) <= recorded  # nothing reaches the classes that the run does not record
+    assert recorded - set(received) <= TRAINER_SETTINGS  # and what they do not take, the trainer applies
+
+
 def test_every_shared_setting_reaches_the_lightning_trainer(tmp_path):
     values = {"max_epochs": 3, "max_steps": 7, "log_every_n_steps": 2, "accelerator": "cpu", "devices": "1",
               "precision": "bf16-mixed", "strategy": "ddp", "accumulate_grad_batches": 2, "gradient_clip_val": 0.5,
