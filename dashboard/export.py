@@ -3,7 +3,8 @@ once, no server and no network needed to open it (attach it to a report or a tic
 
 plotly.js is 4.8 MB as text, more than any view's data; it goes in gzip-compressed and
 base64-encoded (2 MB), as does each figure's JSON, and the browser unpacks them with its built-in
-``DecompressionStream`` before drawing. The charts are laid out like the Compare page: two per row, at the page's height.
+``DecompressionStream`` before drawing. The charts are laid out like the Compare page: two per
+row, at the page's height.
 """
 
 from __future__ import annotations
