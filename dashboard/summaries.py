@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from dashboard.numbers import short_number
 from trainers.metrics import higher_is_better
 
 SEED = "params.seed"
@@ -108,18 +109,25 @@ def group_labels(runs: pd.DataFrame, run_ids, by: str) -> dict[str, str]:
     """run_id → group label, grouping by a param/tag column, or by "all params but the seed".
 
     With ``by="seed"`` the label is the params that tell the groups apart (``lr=0.01 model=cnn``),
-    or ``"all runs"`` when only the seed differs. Raises ValueError for an unknown column.
+    or ``"all runs"`` when only the seed differs. Numbers read in 3 significant digits
+    (``lr=0.00316``) while that still tells every group apart. Raises ValueError for an unknown column.
     """
+    whole = _group_text(runs, run_ids, by, str)
+    short = _group_text(runs, run_ids, by, short_number)
+    return short if len(set(short.values())) == len(set(whole.values())) else whole
+
+
+def _group_text(runs: pd.DataFrame, run_ids, by: str, fmt) -> dict[str, str]:
     df = _selected(runs, run_ids)
     if by != "seed":
         col = _resolve(runs, by)
-        return dict(zip(df["run_id"], _as_text(df[col])))
+        return dict(zip(df["run_id"], _as_text(df[col]).map(fmt)))
     others = [c for c in _param_cols(df) if c != SEED]
     text = df[others].apply(_as_text) if others else pd.DataFrame(index=df.index)
     differing = [c for c in others if text[c].nunique() > 1]
     labels = {}
     for rid, (_, row) in zip(df["run_id"], text.iterrows()):
-        parts = [f"{c.removeprefix('params.')}={row[c]}" for c in differing]
+        parts = [f"{c.removeprefix('params.')}={fmt(row[c])}" for c in differing]
         labels[rid] = " ".join(parts) or "all runs"
     return labels
 

@@ -12,6 +12,7 @@ import streamlit as st
 
 from dashboard import summaries, ui
 from dashboard.charts import parallel_figure, scatter_figure
+from dashboard.numbers import short_params
 from dashboard.viewstate import MAX_STEP
 from trainers.metrics import higher_is_better
 from trainers.run_tags import FAMILY, RUN_NAME
@@ -127,7 +128,7 @@ def table_ui(table: pd.DataFrame, key: str) -> list[str]:
     """The runs table with row selection; returns the selected run ids in table order."""
     # The key follows the rows: a selection (row positions) must not outlive a new filter or sort.
     digest = hashlib.blake2s("".join(table["run_id"]).encode(), digest_size=6).hexdigest()
-    event = st.dataframe(table, key=f"{key}_{digest}", on_select="rerun", selection_mode="multi-row",
+    event = st.dataframe(short_params(table), key=f"{key}_{digest}", on_select="rerun", selection_mode="multi-row",
                          hide_index=True, column_config=_config(table), width="stretch")
     rows = sorted(i for i in event.selection.rows if 0 <= i < len(table))
     return [table["run_id"].iloc[i] for i in rows]

@@ -130,6 +130,28 @@ def test_downsampled_run_gets_a_min_max_band_holding_the_spike():
     assert 50.0 in high.y and max(by_role(fig, "line")[0].y) < 50.0
 
 
+def _alpha(rgba: str) -> float:
+    return float(rgba.rsplit(",", 1)[1].rstrip(")"))
+
+
+def test_a_one_bucket_spike_in_a_downsampled_curve_shows_as_a_visible_band_edge():
+    values = np.ones(1000)  # ~1,000 buckets: the spike's fill alone would be a sliver
+    maxs = values.copy()
+    maxs[500] = 40.0
+    fig = curves_figure(curve_rows(A, values, n=20, mins=values * 0.9, maxs=maxs), "val/loss")
+    low, high = by_role(fig, "band")
+    assert _alpha(high.fillcolor) >= 0.3
+    for edge in (low, high):  # the edges are lines you can see, so the spike's max is drawn
+        assert edge.line.width >= 1 and _alpha(edge.line.color) >= 0.5
+    assert np.nanmax(high.y) == 40.0 and max(by_role(fig, "line")[0].y) == 1.0
+    assert fig.layout.yaxis.range is None and fig.layout.yaxis.autorange in (None, True)  # nothing caps it
+
+
+def test_log_axis_ticks_are_labelled_with_full_numbers():
+    fig = curves_figure(curve_rows(A, [0.9, 0.3, 0.05]), "val/loss", logy=True)
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.tickformat == "~g"  # 0.3, not "3"
+
+
 def test_full_detail_run_has_no_band():
     assert by_role(curves_figure(curve_rows(A, [1.0, 2.0]), "val/loss"), "band") == []
 

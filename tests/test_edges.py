@@ -15,12 +15,14 @@ from hypothesis import strategies as st
 from dashboard.viewstate import from_params
 from experiments import forms
 from trainers import tracking
-from trainers.config import ConfigError, TrainConfig, parse_overrides
+from trainers.config import ConfigError, parse_overrides
 from trainers.excerpt import excerpt
+from trainers.registry import families
 from trainers.spec import build_spec, load_file, spec_from_target
 from trainers.train import main
 
-FLOAT_FIELDS = [name for name, f in TrainConfig.model_fields.items() if f.annotation is float]
+MLP_FIELDS = families()["mlp"].config.model_fields
+FLOAT_FIELDS = [name for name, f in MLP_FIELDS.items() if f.annotation is float]
 
 
 def all_runs(uri):
@@ -73,7 +75,7 @@ big_text = st.one_of(
     st.text(max_size=200),
     st.builds(lambda ch, n, tail: ch * n + tail, st.characters(), st.integers(0, 1_000_000), st.text(max_size=20)),
 )
-CONFIG_FIELDS = [*TrainConfig.model_fields, "hidden", "dropout", "no_such_field"]
+CONFIG_FIELDS = [*MLP_FIELDS, "no_such_field"]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

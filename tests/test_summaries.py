@@ -86,6 +86,15 @@ def test_group_labels_by_seed_when_only_the_seed_differs():
     assert set(group_labels(runs_frame(), [A, B], "seed").values()) == {"all runs"}
 
 
+def test_group_labels_read_numbers_short_while_they_still_tell_groups_apart():
+    runs = runs_frame()
+    runs["params.lr"] = ["0.0031622776601683794", "0.0031622776601683794", "0.01", "0.0031600000000000001"]
+    assert group_labels(runs, [A, B, C], "params.lr") == {A: "0.00316", B: "0.00316", C: "0.01"}
+    assert group_labels(runs, [A, C], "seed") == {A: "dropout=(none) lr=0.00316", C: "dropout=0.5 lr=0.01"}
+    # A and D differ only past 3 digits: shortening would merge two groups, so both read in full
+    assert group_labels(runs, [A, D], "params.lr") == {A: "0.0031622776601683794", D: "0.0031600000000000001"}
+
+
 def test_group_labels_unknown_column_raises():
     with pytest.raises(ValueError, match="nope"):
         group_labels(runs_frame(), [A], "nope")

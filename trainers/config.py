@@ -3,6 +3,12 @@
 Every family's config is a flat pydantic model that extends ``TrainConfig``: one namespace of
 fields, so ``--set lr=0.01`` and a form field mean the same thing. Unknown keys and wrong types
 are rejected with ``ConfigError``, whose message is one line naming the field and the rule.
+
+A config holds only settings that are applied: ``TrainConfig``'s, which ``trainers.train`` applies
+to every run (seed, Lightning ``Trainer``, checkpoints), ``GradientConfig``'s for a module that
+Lightning optimises, plus what the family's module and data module take. ``SystemConfig`` adds the optimiser and split settings of ``trainers.systems`` and
+``trainers.data``, for the families built on them; a registered family gets each of those rules
+only when its own ``__init__`` takes the field (``trainers.registry``).
 """
 
 from __future__ import annotations
@@ -25,18 +31,14 @@ class ConfigError(ValueError):
 
 
 class TrainConfig(BaseModel):
-    """Settings every family shares: seed, optimisation and the Lightning ``Trainer``."""
+    """Settings every family shares, applied by ``trainers.train`` itself: the seed, the Lightning
+    ``Trainer`` and interval checkpoints."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Random seed for the split, init and shuffling.")
     max_epochs: int = Field(5, ge=1, le=10_000, description="Epochs to train.")
     max_steps: int = Field(-1, ge=-1, le=10_000_000, description="Stop after this many steps (-1: no limit).")
-    batch_size: int = Field(64, ge=1, le=65_536, description="Examples per training step.")
-    lr: float = Field(1e-3, gt=0, le=10, description="Learning rate.")
-    optimizer: Literal["adam", "adamw", "sgd"] = Field("adam", description="Optimizer.")
-    weight_decay: float = Field(0.0, ge=0, le=1, description="L2 weight decay.")
-    val_fraction: float = Field(0.2, gt=0, lt=1, description="Share of the data held out for validation.")
     log_every_n_steps: int = Field(1, ge=1, le=10_000, description="Log train/loss every N steps.")
     # hardware (see trainers.hardware): auto lets Lightning pick; a machine with a GPU uses it
     accelerator: Literal["auto", "cpu", "gpu", "mps"] = Field("auto", description="Device kind.")
@@ -44,8 +46,6 @@ class TrainConfig(BaseModel):
     precision: Literal["32", "16-mixed", "bf16-mixed"] = Field("32", description="Numeric precision.")
     strategy: Literal["auto", "ddp", "ddp_spawn", "ddp_find_unused_parameters_true", "fsdp"] = Field(
         "auto", description="Distributed strategy.")
-    accumulate_grad_batches: int = Field(1, ge=1, le=10_000, description="Batches per optimizer step.")
-    gradient_clip_val: float = Field(0.0, ge=0, le=1e6, description="Clip gradient norm to this (0: off).")
     # resume (see trainers.resume): a checkpoint uploaded as an artifact on an interval
     checkpoint_every_n_steps: int = Field(0, ge=0, le=10_000_000, description="Upload a checkpoint every N steps (0: off).")
     checkpoint_every_s: float = Field(300.0, ge=0, le=1e7, description="Upload a checkpoint every N seconds (0: off).")
@@ -62,6 +62,27 @@ class TrainConfig(BaseModel):
         if text in ("auto", "all") or (text.isdigit() and 1 <= int(text) <= 1024):
             return text
         raise ValueError("a whole number from 1 to 1024, auto or all")
+
+
+class GradientConfig(TrainConfig):
+    """``TrainConfig`` plus Lightning's gradient settings. The ``Trainer`` applies them under
+    automatic optimisation only (and refuses them otherwise): a module that steps its own
+    optimisers (``automatic_optimization = False``) gets ``TrainConfig`` without them."""
+
+    accumulate_grad_batches: int = Field(1, ge=1, le=10_000, description="Batches per optimizer step.")
+    gradient_clip_val: float = Field(0.0, ge=0, le=1e6, description="Clip gradient norm to this (0: off).")
+
+
+class SystemConfig(GradientConfig):
+    """``GradientConfig`` plus what ``trainers.systems.System`` (optimiser) and ``trainers.data``'s
+    modules (batch and split) take. The one home of these fields' rules: a registered family
+    whose ``__init__`` names one of them gets the rule with its own default."""
+
+    batch_size: int = Field(64, ge=1, le=65_536, description="Examples per training step.")
+    lr: float = Field(1e-3, gt=0, le=10, description="Learning rate.")
+    optimizer: Literal["adam", "adamw", "sgd"] = Field("adam", description="Optimizer.")
+    weight_decay: float = Field(0.0, ge=0, le=1, description="L2 weight decay.")
+    val_fraction: float = Field(0.2, gt=0, lt=1, description="Share of the data held out for validation.")
 
 
 def field_rule(err: dict[str, Any]) -> str:

@@ -45,8 +45,9 @@ def trainer_kwargs(cfg) -> dict:
     """``pl.Trainer`` keyword arguments for the hardware settings of a validated config."""
     return {
         "accelerator": _accelerator(cfg), "devices": _devices(cfg), "precision": cfg.precision,
-        "strategy": cfg.strategy, "accumulate_grad_batches": cfg.accumulate_grad_batches,
-        "gradient_clip_val": cfg.gradient_clip_val or None,
+        "strategy": cfg.strategy,  # the gradient settings exist only for automatic optimisation
+        "accumulate_grad_batches": getattr(cfg, "accumulate_grad_batches", 1),
+        "gradient_clip_val": getattr(cfg, "gradient_clip_val", 0.0) or None,
     }
 
 

@@ -7,7 +7,9 @@ A user's own LightningModule/DataModule pair is one line::
     register("mymodel", MyModule, MyDataModule)
 
 in a module named by ``RUNBOARD_FAMILIES`` (comma-separated module names, imported on first use).
-Its config is derived from the two ``__init__`` signatures plus the shared ``TrainConfig``.
+Its config is derived from the two ``__init__`` signatures plus the shared ``TrainConfig`` (the
+settings ``trainers.train`` applies to every run): a field the classes do not take is not offered,
+so nothing is recorded on a run that the run did not use.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from pydantic import Field, create_model
 
-from trainers.config import ConfigError, TrainConfig
+from trainers.config import ConfigError, GradientConfig, SystemConfig, TrainConfig
 from trainers.excerpt import excerpt
 
 if TYPE_CHECKING:  # importing the registry must not import torch: the dashboard reads it
@@ -76,18 +78,29 @@ def _init_params(cls: type) -> dict[str, inspect.Parameter]:
     return {k: p for k, p in sig.parameters.items() if k not in skip}
 
 
-def _config_from(name: str, *classes: type) -> type[TrainConfig]:
-    """A pydantic config whose fields are the classes' ``__init__`` arguments (typed, defaulted)."""
+def manual_optimization(module_cls: type) -> bool:
+    """Whether the module steps its own optimisers, declared on the class
+    (``automatic_optimization = False``) so it is known before anything is built."""
+    return getattr(module_cls, "automatic_optimization", True) is False
+
+
+def _config_from(name: str, module_cls: type, datamodule_cls: type) -> type[TrainConfig]:
+    """A pydantic config whose fields are the shared settings the trainer applies to this module
+    plus the classes' ``__init__`` arguments (typed, defaulted). A known name (``lr``,
+    ``batch_size``…) keeps its one rule from ``SystemConfig``."""
+    base = TrainConfig if manual_optimization(module_cls) else GradientConfig
     fields: dict[str, Any] = {}
-    for cls in classes:
+    for cls in (module_cls, datamodule_cls):
         for key, p in _init_params(cls).items():
             if key in fields:
                 continue
-            if key in TrainConfig.model_fields:
+            if key in SystemConfig.model_fields:
+                if key in base.model_fields and p.default is inspect.Parameter.empty:
+                    continue  # inherited from the base as it is
+                shared = copy.copy(SystemConfig.model_fields[key])
                 if p.default is not inspect.Parameter.empty:  # the user's default wins, the rules stay
-                    shared = copy.copy(TrainConfig.model_fields[key])
                     shared.default = p.default
-                    fields[key] = (shared.annotation, shared)
+                fields[key] = (shared.annotation, shared)
                 continue
             if p.default is inspect.Parameter.empty:
                 raise TypeError(f"{cls.__name__}.__init__ argument {key!r} needs a default to be configurable")
@@ -95,7 +108,7 @@ def _config_from(name: str, *classes: type) -> type[TrainConfig]:
             if isinstance(ann, str):  # unresolved: the default's type is the best rule we have
                 ann = type(p.default)
             fields[key] = (ann, Field(p.default))  # Annotated[..., Field(ge=…, description=…)] keeps its rules
-    return create_model(f"{name.title()}Config", __base__=TrainConfig, **fields)
+    return create_model(f"{name.title()}Config", __base__=base, **fields)
 
 
 def register(name: str, module_cls: type, datamodule_cls: type, summary: str = "") -> Family:

@@ -104,6 +104,14 @@ def spec_from_target(target: str, overrides: dict[str, Any], experiment: str | N
     return build_spec(target, overrides, experiment, run_name)
 
 
+# Every config had these fields before a family's config held only what it applies: a spec stored
+# then (a queued or resumable run) still names them for families that never used them.
+FORMER_SHARED = ("batch_size", "lr", "optimizer", "weight_decay", "val_fraction", "accumulate_grad_batches",
+                 "gradient_clip_val")
+
+
 def spec_from_json(text: str) -> RunSpec:
     doc = json.loads(text)
-    return build_spec(doc["family"], doc.get("config") or {}, doc.get("experiment"), doc.get("name"))
+    known = registry.get(doc["family"]).config.model_fields
+    config = {k: v for k, v in (doc.get("config") or {}).items() if k in known or k not in FORMER_SHARED}
+    return build_spec(doc["family"], config, doc.get("experiment"), doc.get("name"))

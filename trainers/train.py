@@ -48,19 +48,25 @@ def _trainer(spec: RunSpec, logger, callbacks, workdir: Path):
     ), ckpt
 
 
-def _fit(spec: RunSpec, run_id: str, client, stop) -> dict[str, float]:
+def build_seeded(spec: RunSpec):
+    """The family's (module, data module), built after seeding: the seed decides the initial weights."""
     import pytorch_lightning as pl
 
+    from trainers.registry import get
+
+    pl.seed_everything(spec.config.seed, workers=True, verbose=False)
+    return get(spec.family).build(spec.config)
+
+
+def _fit(spec: RunSpec, run_id: str, client, stop) -> dict[str, float]:
     from trainers.callbacks import ConfusionArtifacts, Progress
     from trainers.logger import RunboardLogger
-    from trainers.registry import get
     from trainers.metrics import SYSTEM_PREFIX
     from trainers.step_health import StepHealth
     from trainers.system_metrics import SystemSampler
 
     hardware.check_available(spec.config)  # a launched run whose GPU is absent ends FAILED with why
-    pl.seed_everything(spec.config.seed, workers=True, verbose=False)
-    model, data = get(spec.family).build(spec.config)
+    model, data = build_seeded(spec)
     run_record.log_model_facts(client, run_id, model)
     logger = RunboardLogger(client, run_id, on_stop=stop.request)
     first_sample = 0

@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import answers, share, summaries, ui
 from dashboard.charts import curves_figure
+from dashboard.numbers import short_params
 from dashboard.widgets import (best_table, explore_seed, explore_ui, metrics_default, points_note,
                                zoom_ui)
 from dashboard.viewstate import BAND_CHOICES, MAX_SMOOTH, X_CHOICES, ViewState
@@ -196,8 +197,8 @@ def main() -> None:
         best_table(sel, view["metrics"] or keys)
         ui.keep_valid("cmp_diff", [True, False], True)
         only = st.toggle("Differences only", key="cmp_diff", disabled=len(ids) < 2)
-        st.dataframe(summaries.param_diff(sel, ids, only_differences=only and len(ids) > 1),
-                     width="stretch")
+        diff = summaries.param_diff(sel, ids, only_differences=only and len(ids) > 1)
+        st.dataframe(short_params(diff, diff.columns), width="stretch")
     with st.expander("Parameters vs metrics"):
         explored = explore_ui(sel, keys)
     sig, imetric = _answers_ui(sel, view, keys)

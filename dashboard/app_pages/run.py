@@ -12,6 +12,7 @@ import streamlit as st
 
 from dashboard import resume_button, run_images, ui
 from dashboard.charts import confusion_figure, curves_figure
+from dashboard.numbers import short_number
 from dashboard.viewstate import ViewState
 from dashboard.widgets import points_note, zoom_ui
 from trainers import progress
@@ -196,7 +197,7 @@ def main() -> None:
     with tabs[0]:
         _confusion(rid)
     with tabs[1]:
-        _key_values(info.get("params", {}), "params")
+        _key_values({k: short_number(v) for k, v in info.get("params", {}).items()}, "params")
     with tabs[2]:
         _key_values(info.get("tags", {}), "tags")
     with tabs[3]:

@@ -20,6 +20,11 @@ from dashboard.charts.traces import X_TITLES, run_traces, split_curves
 WEBGL_MIN_RUNS = 20  # auto WebGL above this many runs …
 WEBGL_MIN_POINTS = 50_000  # … or this many points: SVG gets sluggish in the browser past here
 UNIFIED_HOVER_MAX_LINES = 10  # a unified hover box with more lines than this covers the chart
+# Plotly labels a log axis's in-between ticks with their leading digit only (0.3 reads "3"); a
+# d3 format makes every tick the full number, trailing zeros trimmed (0.3, 0.05, 1e-5). Full labels
+# are wider and full size, so fewer ticks: past two decades 1-2-5 or powers of ten, not every digit.
+LOG_TICK_FORMAT = "~g"
+LOG_NTICKS = 4
 
 
 def curves_figure(curves: pd.DataFrame, metric: str, *, x: str = "step", smooth: float = 0.0,
@@ -62,4 +67,4 @@ def _layout(fig: go.Figure, metric: str, x: str, logy: bool, n_lines: int) -> No
         margin=dict(l=10, r=10, t=30, b=10), legend=dict(itemsizing="constant"),
     )
     if logy:
-        fig.update_yaxes(type="log")
+        fig.update_yaxes(type="log", tickformat=LOG_TICK_FORMAT, nticks=LOG_NTICKS)

@@ -17,6 +17,11 @@ import pandas as pd
 from dashboard.charts._style import rgba
 
 X_TITLES = {"step": "Step", "epoch": "Epoch", "relative": "Relative time (s)", "wall": "Wall time"}
+# A spike that lives in one bucket of ~1,000 is a sliver of fill one or two pixels wide: the band's
+# edges are drawn as thin lines so its max (and min) show at a glance, over a fill you can see.
+BAND_FILL_ALPHA = 0.3
+BAND_EDGE_ALPHA = 0.6
+BAND_EDGE_WIDTH = 1.0
 
 
 def ema(values: np.ndarray, weight: float) -> np.ndarray:
@@ -122,11 +127,11 @@ def run_traces(curve: Curve, name: str, colour: str, *, x: str, smooth: float, b
     traces = []
     if curve.downsampled and not faint:
         # fill="tonexty" fills to the trace just before it, so low must come right before high.
-        edge = dict(width=0, color=colour)
+        edge = dict(width=BAND_EDGE_WIDTH, color=rgba(colour, BAND_EDGE_ALPHA))
         band = dict(type=kind, mode="lines", line=edge, showlegend=False, hoverinfo="skip",
                     meta={"run_id": rid, "role": "band"}, **common)
         traces.append(dict(band, y=curve.lo))
-        traces.append(dict(band, y=curve.hi, fill="tonexty", fillcolor=rgba(colour, 0.15)))
+        traces.append(dict(band, y=curve.hi, fill="tonexty", fillcolor=rgba(colour, BAND_FILL_ALPHA)))
     y = curve.y
     if smooth > 0:
         if not faint:

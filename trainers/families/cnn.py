@@ -2,14 +2,14 @@
 
 from pydantic import Field
 
-from trainers.config import TrainConfig
+from trainers.config import SystemConfig
 from trainers.data import TabularClassData
 from trainers.nets import SmallCNN
 from trainers.registry import Family
 from trainers.systems import ClassifierSystem
 
 
-class Config(TrainConfig):
+class Config(SystemConfig):
     channels: int = Field(16, ge=1, le=512, description="Filters in the first conv layer (doubled in the second).")
     dropout: float = Field(0.25, ge=0, lt=1, description="Dropout before the classifier head.")
     class_balance: float = Field(1.0, gt=0, le=1, description="Keep this share of digits 5–9 (1 = as shipped).")

@@ -78,6 +78,10 @@ def grid_png(images: np.ndarray, path: Path, scale: int) -> Path:
 class GAN(pl.LightningModule):
     """Digit generator: a GAN (two MLPs) on the 8×8 digits, with a sample grid per epoch."""
 
+    # Steps its two optimisers itself. Declared on the class, not set in __init__, so the registry
+    # knows before building that Lightning's gradient clipping and accumulation do not apply.
+    automatic_optimization = False
+
     def __init__(
         self,
         latent_dim: Annotated[int, Field(ge=1, le=4096, description="Size of the generator's noise input.")] = 32,
@@ -91,7 +95,6 @@ class GAN(pl.LightningModule):
     ):
         super().__init__()
         self.save_hyperparameters()
-        self.automatic_optimization = False
         self.generator = _mlp([latent_dim] + [hidden] * layers + [SIDE * SIDE], nn.Tanh())
         self.discriminator = _mlp([SIDE * SIDE] + [hidden] * layers + [1], None)
         self.register_buffer("fixed_noise", torch.randn(grid_samples, latent_dim, generator=torch.Generator().manual_seed(seed)))

@@ -5,13 +5,13 @@ from typing import Literal
 from pydantic import Field
 from torch import nn
 
-from trainers.config import TrainConfig
+from trainers.config import SystemConfig
 from trainers.data import LineData
 from trainers.registry import Family
 from trainers.systems import RegressionSystem
 
 
-class Config(TrainConfig):
+class Config(SystemConfig):
     lr: float = Field(0.05, gt=0, le=10, description="Learning rate.")
     optimizer: Literal["adam", "adamw", "sgd"] = Field("sgd", description="Optimizer.")
     batch_size: int = Field(32, ge=1, le=65_536, description="Examples per training step.")

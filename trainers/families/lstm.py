@@ -2,14 +2,14 @@
 
 from pydantic import Field
 
-from trainers.config import TrainConfig
+from trainers.config import SystemConfig
 from trainers.data import OrderTextData
 from trainers.nets import LSTMClassifier
 from trainers.registry import Family
 from trainers.systems import ClassifierSystem
 
 
-class Config(TrainConfig):
+class Config(SystemConfig):
     lr: float = Field(5e-3, gt=0, le=10, description="Learning rate.")
     embed_dim: int = Field(32, ge=1, le=1024, description="Word embedding size.")
     hidden: int = Field(64, ge=1, le=2048, description="LSTM hidden units.")

@@ -4,14 +4,14 @@ from typing import Literal
 
 from pydantic import Field
 
-from trainers.config import TrainConfig
+from trainers.config import SystemConfig
 from trainers.data import TABULAR, TabularClassData
 from trainers.nets import MLP
 from trainers.registry import Family
 from trainers.systems import ClassifierSystem
 
 
-class Config(TrainConfig):
+class Config(SystemConfig):
     dataset: Literal["digits", "breast_cancer"] = Field("digits", description="Bundled dataset to classify.")
     hidden: int = Field(128, ge=1, le=4096, description="Units per hidden layer.")
     layers: int = Field(2, ge=1, le=8, description="Hidden layers.")

@@ -2,14 +2,14 @@
 
 from pydantic import Field
 
-from trainers.config import TrainConfig
+from trainers.config import SystemConfig
 from trainers.data import TabularClassData
 from trainers.nets import VAE
 from trainers.registry import Family
 from trainers.systems import VAESystem
 
 
-class Config(TrainConfig):
+class Config(SystemConfig):
     hidden: int = Field(128, ge=1, le=4096, description="Hidden units in encoder and decoder.")
     latent_dim: int = Field(8, ge=1, le=512, description="Size of the latent code.")
     beta: float = Field(1.0, ge=0, le=100, description="Weight of the KL term.")
