@@ -90,3 +90,14 @@ def test_every_run_logs_step_health_and_system_metrics(sqlite_store):
     tokens = client.get_metric_history(gpt.run_id, m.TOKENS_PER_S)
     samples = {p.step: p.value for p in client.get_metric_history(gpt.run_id, m.SAMPLES_PER_S)}
     assert tokens and all(abs(p.value - 16 * samples[p.step]) < 1e-6 * p.value for p in tokens)
+
+
+def test_a_run_writes_a_line_per_epoch_to_its_log(sqlite_store, capsys):
+    """Stdout is the run's log file under the queue (Activity's log panel): one line per epoch."""
+    import tiny_family  # noqa: F401 - registers "tiny": a few steps, seconds on a CPU
+
+    result = train(build_spec("tiny", {"max_epochs": 2}))
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("epoch ")]
+    assert [ln.split(" · ")[:2] for ln in lines] == [["epoch 1/2", "step 32"], ["epoch 2/2", "step 64"]]
+    assert all("train/loss " in ln and "val/loss " in ln for ln in lines)
+    assert result.status == "FINISHED"
