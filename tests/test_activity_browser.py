@@ -64,7 +64,9 @@ def test_cancel_confirms_with_a_toast_naming_the_run(app):
     base, uri, ids, browser = app
     page = signed_in_activity(base, browser)
     activity_row(page, "cancel-me").get_by_role("button", name="Cancel", exact=True).click()
-    expect(page.get_by_test_id("stToast")).to_contain_text("Cancelled “cancel-me”", timeout=WAIT_MS)
+    toast = page.get_by_test_id("stToast")
+    expect(toast).to_be_visible(timeout=WAIT_MS)  # the click reran only the live fragment: it draws the toast
+    expect(toast).to_contain_text("Cancelled “cancel-me”")
     assert tracking.client(uri).get_run(ids["cancel-me"]).info.status == "KILLED"
     page.context.close()
 
