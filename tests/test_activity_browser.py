@@ -2,7 +2,8 @@
 what AppTest cannot show, because it reruns the whole script where a browser reruns only the
 Activity page's live fragment. A Cancel click confirms with a toast naming the run; a run that
 ends elsewhere moves to "Recently ended" with no reload; the "Open run" link opens the run in
-the same tab, still signed in. The queue worker is off, so nothing trains."""
+the same tab, still signed in; a long log scrolls in its box, showing its newest line. The queue
+worker is off, so nothing trains."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from test_auth_browser import LAUNCHER, open_link, sign_in
 
 from browser_util import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, require_chromium, streamlit_app, wait_for_rerun
 from dashboard import accounts
-from experiments import queue
-from trainers import tracking
+from experiments import queue, store
+from experiments.executors.local import LocalExecutor
+from trainers import run_tags, tracking
 from trainers.spec import build_spec
 
 pytestmark = pytest.mark.browser
@@ -33,7 +35,9 @@ def app(tmp_path_factory, sqlite_template):
     uri = f"sqlite:///{root / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RUNBOARD_ARTIFACT_ROOT", (root / "artifacts").as_uri())
+        mp.setenv("RUNBOARD_RUNTIME_DIR", str(root / "runtime"))
         ids = {name: queue.submit(build_spec("mlp", {}, run_name=name), uri=uri) for name in NAMES}
+        ids["chatty"] = running_with_a_long_log(uri)
     accounts.add(root / "accounts.toml", LAUNCHER[0], "launcher", LAUNCHER[1])
     env = {"MLFLOW_TRACKING_URI": uri, "RUNBOARD_ARTIFACT_ROOT": (root / "artifacts").as_uri(),
            "RUNBOARD_RUNTIME_DIR": str(root / "runtime"), "RUNBOARD_WORKER": "off",
@@ -44,6 +48,14 @@ def app(tmp_path_factory, sqlite_template):
             yield base, uri, ids, browser
         finally:
             browser.close()
+
+
+def running_with_a_long_log(uri: str) -> str:
+    """A RUNNING launch (no process: the worker is off, nothing reaps it) with 500 log lines."""
+    run_id = queue.submit(build_spec("mlp", {}, run_name="chatty"), uri=uri)
+    assert store.claim(run_id, uri, {run_tags.EXECUTOR: "local"})
+    LocalExecutor(uri).log_path(run_id).write_text("".join(f"epoch {i}/500 · step {10 * i}\n" for i in range(1, 501)))
+    return run_id
 
 
 def activity_row(page, name: str):
@@ -94,3 +106,28 @@ def test_open_run_keeps_the_tab_and_the_sign_in(app):
     assert page.context.pages == [page]  # no second tab (that one would ask to sign in again)
     expect(page.get_by_label("Password", exact=True)).to_have_count(0)
     page.context.close()
+
+
+def test_a_long_log_scrolls_in_its_box_showing_the_newest_line(app):
+    from playwright.sync_api import expect
+
+    base, _, _, browser = app
+    page = signed_in_activity(base, browser)
+    activity_row(page, "chatty").get_by_text("Log", exact=True).click()
+    expect(page.get_by_text("epoch 500/500 · step 5000")).to_be_attached(timeout=WAIT_MS)
+    expect(page.get_by_text("epoch 301/500 · step 3010")).to_be_attached()  # 200 lines
+    # the nearest scrolling ancestor of the log: taller inside than out, and scrolled to the bottom
+    page.wait_for_function(SCROLLED_TO_NEWEST, timeout=WAIT_MS)
+    page.context.close()
+
+
+SCROLLED_TO_NEWEST = """() => {
+    const code = [...document.querySelectorAll('code')].find(c => c.textContent.includes('epoch 500/500'));
+    for (let el = code; el; el = el.parentElement) {
+        const style = getComputedStyle(el);
+        if (/(auto|scroll)/.test(style.overflowY) && el.scrollHeight > el.clientHeight + 100) {
+            return el.scrollTop + el.clientHeight >= el.scrollHeight - 40;
+        }
+    }
+    return false;
+}"""

@@ -17,8 +17,7 @@ PREFIX = "activity"
 LIVE_EVERY = "2s"
 LIVE_METRICS = (TRAIN_LOSS, VAL_ACC, VAL_LOSS)  # read for every running run; the chart shows loss + the first val one
 LIVE_POINTS = 300  # per curve: a mini chart needs no more (the data layer keeps each bucket's min/max)
-LOG_HEIGHT_PX = 320  # the log's tail scrolls inside this
-
+LOG_HEIGHT_PX = 320  # a long log's tail scrolls inside this (about 15 lines show at once)
 
 
 def _stop(run_id: str, name: str) -> None:
@@ -65,7 +64,16 @@ def _row_ui(row: dict, viewer: bool, curves=None) -> None:
                     help="Stops between steps (KILLED, every point kept); forced after 30 s.")
         _curve_ui(main, rid, curves)
         with main.expander("Log"):
-            st.code(activity.logs(rid) or "(no output yet)", language=None, height=LOG_HEIGHT_PX)
+            _log_ui(activity.logs(rid))
+
+
+def _log_ui(text: str) -> None:
+    """The tail of the run's log in a box of fixed height, kept scrolled to its newest line."""
+    if text.count("\n") < 12:  # a short log needs no box
+        st.code(text or "(no output yet)", language=None)
+        return
+    with st.container(height=LOG_HEIGHT_PX, autoscroll=True):
+        st.code(text, language=None)
 
 
 def _open_link(where, rid: str) -> None:
