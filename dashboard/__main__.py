@@ -18,8 +18,10 @@ def main(argv: list[str] | None = None) -> None:
     from experiments.worker import ensure_started
     from streamlit.web import cli
 
-    ensure_started()  # before the server: queued runs move while nobody has a page open
-    cli.main(["run", str(APP), *(sys.argv[1:] if argv is None else argv)], prog_name="streamlit")
+    args = sys.argv[1:] if argv is None else argv
+    if not {"-h", "--help"} & set(args):  # asking for help starts no runs
+        ensure_started()  # before the server: queued runs move while nobody has a page open
+    cli.main(["run", str(APP), *args], prog_name="streamlit")
 
 
 if __name__ == "__main__":
