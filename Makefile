@@ -5,7 +5,7 @@ PORT ?= 8501
 
 run:  ## set up, then serve the dashboard on http://127.0.0.1:$(PORT) (embedded store: mlruns/)
 	bash scripts/setup.sh
-	.venv/bin/python -m streamlit run dashboard/app.py --server.port $(PORT)
+	.venv/bin/python -m dashboard --server.port $(PORT)
 
 test:  ## set up (incl. Chromium for browser tests, Ray for the ray executor), then run the whole suite
 	bash scripts/setup.sh --browser --services --ray

@@ -1,7 +1,8 @@
 """Runboard's entry point: the page router and the frame around every page.
 
-Run from the repository root: ``.venv/bin/python -m streamlit run dashboard/app.py``
-(``-m`` puts the repository on ``sys.path`` so pages can ``import dashboard``).
+Run from the repository root: ``.venv/bin/python -m dashboard`` (``-m`` puts the repository on
+``sys.path`` so pages can ``import dashboard``; it starts the queue worker with the process, where
+``-m streamlit run dashboard/app.py`` starts it with the first page view).
 """
 
 import streamlit as st
@@ -19,8 +20,8 @@ PAGES = [
     st.Page("app_pages/activity.py", title="Activity", icon=":material/pending_actions:", url_path="activity"),
 ]
 
-# The launch queue lives in the store; one worker per store starts queued runs. Started once per
-# server process (cache_resource), so the queue moves whichever page is opened first.
+# The launch queue lives in the store; one worker per store starts queued runs. `python -m dashboard`
+# starts it with the process; under a bare `streamlit run` this starts it with the first page view.
 st.cache_resource(ensure_started)()
 
 # With login on, an anonymous visitor gets the sign-in screen on every page and nothing else. The

@@ -23,7 +23,7 @@ MAX_PARALLEL = 12  # parallel-coordinates axes picked automatically; more are un
 INFO_COLUMNS = ("user", "end_time", "parent_run_id", "experiment_id", "run_id")
 LABELS = {"start_time": "Started", "end_time": "Ended", "run_name": "Run", "status": "Status",
           "duration_s": "Duration (s)", "queue_wait_s": "Queued (s)", "parent_run_id": "Parent run", "user": "User",
-          "experiment_id": "Experiment", "run_id": "Run id", "open": "Page"}
+          "experiment_id": "Experiment", "run_id": "Run id"}
 # A cell starting with one of these is a formula to a spreadsheet ("CSV injection").
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
@@ -85,7 +85,6 @@ def build(frame: pd.DataFrame, cols: list[str], how, curves: pd.DataFrame | None
     """The table to draw: fixed columns, then ``cols``; metric columns per ``how``."""
     out = pd.DataFrame({
         "status": frame["status"], "run_name": frame["run_name"],
-        "open": ["run?run=" + rid for rid in frame["run_id"]],
         "start_time": frame["start_time"], "duration_s": frame["duration_s"],
     }, index=frame.index)
     if "queue_wait_s" in frame:
@@ -107,8 +106,6 @@ def _config(table: pd.DataFrame) -> dict:
     config = {
         "status": st.column_config.TextColumn(LABELS["status"], width="small"),
         "run_name": st.column_config.TextColumn(LABELS["run_name"], pinned=True),
-        "open": st.column_config.LinkColumn(LABELS["open"], display_text="open", width="small",
-                                            help="The run's own page"),
         "start_time": st.column_config.DatetimeColumn(LABELS["start_time"], format="YYYY-MM-DD HH:mm:ss"),
         "duration_s": st.column_config.NumberColumn(LABELS["duration_s"], format="%.1f"),
         "queue_wait_s": st.column_config.NumberColumn(LABELS["queue_wait_s"], format="%.1f",
@@ -136,7 +133,7 @@ def table_ui(table: pd.DataFrame, key: str) -> list[str]:
 
 def to_csv(table: pd.DataFrame) -> bytes:
     """CSV of the table as shown; text cells that a spreadsheet would run as formulas are quoted."""
-    out = table.drop(columns=["open"], errors="ignore").copy()
+    out = table.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].map(_defuse)

@@ -6,8 +6,20 @@ from __future__ import annotations
 import time
 
 from experiments import queue
-from trainers import progress, tracking
+from trainers import progress, run_tags, tracking
 from trainers.run_record import ERROR_TAG, FAMILY_TAG
+
+LOG_TAIL = 200  # lines of a run's log the panel shows (it scrolls)
+
+
+def reason(tags: dict[str, str], status: str) -> str | None:
+    """Why a run ended, in the user's words: a stop or cancel names who asked (the trainer's own
+    error for a stop is the signal's exception, e.g. ``SIGTERMException``, which explains nothing)."""
+    if status == "KILLED" and (who := tags.get(run_tags.STOPPED_BY)):
+        started = run_tags.CLAIMED in tags or run_tags.PID in tags
+        return f"{'stopped' if started else 'cancelled'} by {who}"
+    error = tags.get(ERROR_TAG)
+    return error.splitlines()[0] if error else None
 
 
 def _row(run, now: float) -> dict:
@@ -23,7 +35,7 @@ def _row(run, now: float) -> dict:
         "fraction": p.fraction, "eta_s": p.eta_s, "heartbeat_age_s": p.heartbeat_age_s, "stale": p.stale,
         "progress_text": p.text(),
         "stopping": queue.STOP_TAG in tags,
-        "error": tags.get(ERROR_TAG),
+        "error": tags.get(ERROR_TAG), "reason": reason(tags, run.info.status),
     }
 
 
@@ -45,7 +57,7 @@ def recent(limit: int = 20, uri: str | None = None) -> list[dict]:
     return [_row(r, now) for r in runs if queue.QUEUED in r.data.tags or queue.SWEEP_KIND in r.data.tags][:limit]
 
 
-def logs(run_id: str, tail: int = 40, uri: str | None = None) -> str:
+def logs(run_id: str, tail: int = LOG_TAIL, uri: str | None = None) -> str:
     from experiments.executors import executor_for
 
     tags = tracking.client(uri).get_run(run_id).data.tags

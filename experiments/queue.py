@@ -78,20 +78,20 @@ def submit(spec: RunSpec, launched_by: str | None = None, parent_run_id: str | N
     return run_id
 
 
-def cancel(run_id: str, uri: str | None = None) -> bool:
+def cancel(run_id: str, uri: str | None = None, stopped_by: str | None = None) -> bool:
     """Take a SCHEDULED run off the queue (KILLED, never started). A sweep parent takes its
-    queued trials with it. False when the run already started or ended."""
+    queued trials with it. False when the run already started or ended. ``stopped_by`` lands
+    with the status (a page refreshing in between never sees the run ended without it)."""
     uri = uri or tracking.tracking_uri()
     client = tracking.client(uri)
     run = client.get_run(run_id)
+    who = {STOPPED_BY: stopped_by} if stopped_by else None
     if SWEEP_KIND in run.data.tags:
         for child in children(run_id, run.info.experiment_id, uri):
             if child.info.status == "SCHEDULED":
                 store.cancel(child.info.run_id, uri, reason="sweep cancelled before this trial started")
-        return store.end_if_active(run_id, "KILLED", "sweep cancelled", uri)
-    if store.cancel(run_id, uri, reason="cancelled before it started"):
-        return True
-    return False
+        return store.end_if_active(run_id, "KILLED", "sweep cancelled", uri, tags=who)
+    return store.cancel(run_id, uri, reason="cancelled before it started", tags=who)
 
 
 def stop(run_id: str, grace_s: float = 30.0, uri: str | None = None, stopped_by: str | None = None) -> str:
@@ -102,8 +102,7 @@ def stop(run_id: str, grace_s: float = 30.0, uri: str | None = None, stopped_by:
 
     uri = uri or tracking.tracking_uri()
     who = stopped_by or getpass.getuser()
-    if cancel(run_id, uri):
-        tracking.client(uri).set_tag(run_id, STOPPED_BY, who)
+    if cancel(run_id, uri, stopped_by=who):
         return "cancelled"
     run = tracking.client(uri).get_run(run_id)
     if run.info.status in TERMINAL:

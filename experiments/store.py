@@ -69,14 +69,16 @@ def claim(run_id: str, uri: str | None = None, tags: dict[str, str] | None = Non
     return _move(run_id, "RUNNING", ("SCHEDULED",), uri or tracking.tracking_uri(), end=False, tags=tags)
 
 
-def cancel(run_id: str, uri: str | None = None, reason: str | None = None) -> bool:
-    """SCHEDULED -> KILLED (never started), with ``reason`` as its error tag; False if it already
-    started or ended."""
-    return _move(run_id, "KILLED", ("SCHEDULED",), uri or tracking.tracking_uri(), end=True, reason=reason)
+def cancel(run_id: str, uri: str | None = None, reason: str | None = None, tags: dict[str, str] | None = None) -> bool:
+    """SCHEDULED -> KILLED (never started), with ``reason`` as its error tag (and ``tags``, e.g. who
+    cancelled it, in the same transaction); False if it already started or ended."""
+    return _move(run_id, "KILLED", ("SCHEDULED",), uri or tracking.tracking_uri(), end=True, reason=reason, tags=tags)
 
 
-def end_if_active(run_id: str, status: str, reason: str | None, uri: str | None = None) -> bool:
-    """SCHEDULED/RUNNING -> ``status`` (with a reason tag if given); a terminal status is never
-    overwritten. True if this call ended the run."""
+def end_if_active(run_id: str, status: str, reason: str | None, uri: str | None = None,
+                  tags: dict[str, str] | None = None) -> bool:
+    """SCHEDULED/RUNNING -> ``status`` (with a reason tag if given, and ``tags``); a terminal status
+    is never overwritten. True if this call ended the run."""
     assert status in TERMINAL
-    return _move(run_id, status, _ACTIVE, uri or tracking.tracking_uri(), end=True, reason=(reason or "")[:5000])
+    return _move(run_id, status, _ACTIVE, uri or tracking.tracking_uri(), end=True, reason=(reason or "")[:5000],
+                 tags=tags)

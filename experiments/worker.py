@@ -103,10 +103,19 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
+_started: Worker | None = None
+_starting = threading.Lock()
+
+
 def ensure_started() -> Worker | None:
-    """For the dashboard (wrap in ``st.cache_resource``): run the queue in this process unless
-    ``RUNBOARD_WORKER=off`` (e.g. a separate ``python -m experiments.worker`` serves it, or tests)
-    or another process already is the store's worker."""
+    """For the dashboard: run the queue in this process unless ``RUNBOARD_WORKER=off`` (e.g. a
+    separate ``python -m experiments.worker`` serves it, or tests) or another process already is
+    the store's worker. Called at process start by ``python -m dashboard`` and again (cached) by
+    the app for ``streamlit run``: once started, the same worker is returned."""
+    global _started
     if os.environ.get("RUNBOARD_WORKER", "thread").lower() in ("off", "0", "false", "no"):
         return None
-    return start_in_thread()
+    with _starting:
+        if _started is None:
+            _started = start_in_thread()
+        return _started

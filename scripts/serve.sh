@@ -47,7 +47,7 @@ fi
 host_args=()
 for h in $(printf '%s\n' $ALLOWED_HOSTS | sort -u); do host_args+=(--server.allowedHosts "$h"); done
 
-exec "$PY" -m streamlit run dashboard/app.py \
+exec "$PY" -m dashboard \
   --server.address "$ADDRESS" --server.port "$PORT" --server.headless true \
   --server.enableXsrfProtection true --server.enableCORS true \
   "${host_args[@]}" \

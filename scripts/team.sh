@@ -22,7 +22,7 @@ MLFLOW_PORT="${MLFLOW_PORT:-5000}" PORT="${PORT:-8501}" ADDRESS="${ADDRESS:-127.
 TEAM_DIR="$(realpath -m "${TEAM_DIR:-mlruns/team}")"
 export RUNBOARD_ACCOUNTS="$(realpath -m "${RUNBOARD_ACCOUNTS:-$TEAM_DIR/accounts.toml}")"
 PY=.venv/bin/python
-MLFLOW='mlflow server' DASHBOARD='serve\.sh|streamlit'  # what their command lines contain
+MLFLOW='mlflow server' DASHBOARD='serve\.sh|streamlit|-m dashboard'  # what their command lines contain
 STORE="postgresql+psycopg://$PGUSER@$PGHOST:$PGPORT/$TEAM_DB"
 # How this machine reaches both servers: the dashboard talks to mlflow locally, whatever ADDRESS is.
 if [ "$ADDRESS" = 0.0.0.0 ]; then HERE=127.0.0.1; else HERE=$ADDRESS; fi

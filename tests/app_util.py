@@ -32,3 +32,9 @@ def open_page(page: str, timeout: float = 60, **params: str) -> AppTest:
 def figures(at: AppTest) -> list[dict]:
     """The Plotly figures the page drew, as dicts."""
     return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def page_links(at: AppTest) -> list[tuple[str, str, str]]:
+    """``(label, page url path, query string)`` of each ``st.page_link`` the page drew: links
+    that switch page in the same tab, keeping the session (and the sign-in)."""
+    return [(el.proto.label, el.proto.page, el.proto.query_string) for el in at.get("page_link")]

@@ -103,6 +103,8 @@ def test_sigterm_during_training_ends_killed_with_points(store):
     out, err = proc.communicate(timeout=120)
     client = tracking.client()
     assert client.get_run(run_id).info.status == "KILLED", err
+    # the reason is the stop, not the exception Lightning raises for SIGTERM (issue 21)
+    assert client.get_run(run_id).data.tags["runboard.error"] == "stopped by request"
     steps = sorted(p.step for p in client.get_metric_history(run_id, "train/loss"))
     assert len(steps) >= 10 and steps == list(range(len(steps)))
     assert proc.returncode == 1 and out.strip().splitlines()[-1] == run_id

@@ -1,21 +1,18 @@
 """The Launch and Activity pages under AppTest on a real store, with the in-process worker off so
 a launched run stays SCHEDULED where the test can look at it (the worker tests start processes)."""
 
-from pathlib import Path
-
 import pytest
 import streamlit as st
 import tiny_family  # noqa: F401 - a user-registered family gets a form too
+from app_util import app_test, page_links
 from launch_util import all_runs, children_of_this_process, runtime_in_tmp  # noqa: F401 - autouse fixture
-from streamlit.testing.v1 import AppTest
 
 from experiments import forms, queue
 from trainers import tracking
 from trainers.registry import families
 from trainers.spec import build_spec
 
-PAGES = Path(__file__).resolve().parents[1] / "dashboard" / "app_pages"
-LAUNCH, ACTIVITY = str(PAGES / "launch.py"), str(PAGES / "activity.py")
+LAUNCH, ACTIVITY = "launch", "activity"
 
 
 @pytest.fixture(autouse=True)
@@ -26,11 +23,9 @@ def _no_worker(monkeypatch):
     st.cache_resource.clear()
 
 
-def page(path, **params):
-    at = AppTest.from_file(path, default_timeout=60)
-    for k, v in params.items():
-        at.query_params[k] = v
-    return at.run()
+def page(name, **params):
+    """The page through the app's router, as a share link opens it (its page links need the router)."""
+    return app_test(name, **params).run()
 
 
 def widget(at, key):
@@ -120,7 +115,8 @@ def test_activity_lists_the_queue_and_cancel_takes_a_run_off_it(store):
 
 def test_activity_with_nothing_queued_says_where_to_launch(sqlite_store):
     at = page(ACTIVITY)
-    assert "Launch" in at.info[0].value
+    assert "Nothing is queued or running" in at.info[0].value
+    assert ("Start a run on the Launch page", "launch", "") in page_links(at)
 
 
 def test_activity_cancels_a_whole_sweep(store):

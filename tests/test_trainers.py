@@ -103,3 +103,14 @@ def test_fused_gradient_norm_equals_the_norm_of_all_gradients_together():
     module(torch.randn(4, 7)).pow(2).sum().backward()
     expected = torch.cat([p.grad.flatten() for p in module.parameters()]).norm(2)
     assert torch.allclose(grad_norm(module), expected)
+
+
+def test_a_run_writes_a_line_per_epoch_to_its_log(sqlite_store, capsys):
+    """Stdout is the run's log file under the queue (Activity's log panel): one line per epoch."""
+    import tiny_family  # noqa: F401 - registers "tiny": a few steps, seconds on a CPU
+
+    result = train(build_spec("tiny", {"max_epochs": 2}))
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("epoch ")]
+    assert [ln.split(" · ")[:2] for ln in lines] == [["epoch 1/2", "step 32"], ["epoch 2/2", "step 64"]]
+    assert all("train/loss " in ln and "val/loss " in ln for ln in lines)
+    assert result.status == "FINISHED"

@@ -36,6 +36,19 @@ class Progress(pl.Callback):
     def on_train_epoch_end(self, trainer, pl_module):
         self.logger.set_tags({T.PROGRESS_EPOCH: trainer.current_epoch + 1})
         self.logger.flush()
+        if trainer.is_global_zero:  # the run's log (Activity's log panel) gets a line per epoch
+            print(epoch_line(trainer.current_epoch + 1, trainer.max_epochs, trainer.global_step,
+                             trainer.callback_metrics), flush=True)
+
+
+def epoch_line(epoch: int, max_epochs: int | None, step: int, metrics) -> str:
+    """``epoch 3/10 · step 120 · train/loss 0.412 · val/loss 0.398``: scalar metrics, sorted by name."""
+    parts = [f"epoch {epoch}/{max_epochs}" if max_epochs and max_epochs > 0 else f"epoch {epoch}", f"step {step}"]
+    for name in sorted(metrics):
+        value = metrics[name]
+        if getattr(value, "numel", lambda: 1)() == 1:
+            parts.append(f"{name} {float(value):.4g}")
+    return " · ".join(parts)
 
 
 class ConfusionArtifacts(pl.Callback):

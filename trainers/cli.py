@@ -1,6 +1,6 @@
 """``runboard``: one command over the entry points the README runs.
 
-    runboard dashboard [streamlit args]   # streamlit run dashboard/app.py
+    runboard dashboard [streamlit args]   # python -m dashboard (streamlit run dashboard/app.py + the queue worker)
     runboard train ...                    # python -m trainers.train ...
     runboard worker ...                   # python -m experiments.worker ...
     runboard accounts ...                 # python -m dashboard.accounts ...
@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
-APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 USAGE = "usage: runboard {dashboard,train,worker,accounts} [args...]"
 
 
@@ -23,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     cmd, rest = argv[0], argv[1:]
     if cmd == "dashboard":
-        return subprocess.call([sys.executable, "-m", "streamlit", "run", str(APP), *rest])
+        return subprocess.call([sys.executable, "-m", "dashboard", *rest])
     if cmd == "train":
         from trainers.train import main as run
     elif cmd == "worker":

@@ -114,6 +114,8 @@ def train(spec: RunSpec, run_id: str | None = None) -> TrainResult:
         metrics = {}
         status = "KILLED" if stop.requested or isinstance(exc, KeyboardInterrupt) else "FAILED"
         error = "".join(traceback.format_exception_only(type(exc), exc)).strip() or type(exc).__name__
+        if stop.requested:  # Lightning answers SIGTERM with its own SIGTERMException: the stop is the reason
+            error = "stopped by request"
         if status == "FAILED":
             log.error("training failed:\n%s", traceback.format_exc())
     finally:

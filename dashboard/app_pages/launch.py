@@ -216,7 +216,11 @@ def main() -> None:
     st.button("Launch", type="primary", key=f"{PREFIX}_go", on_click=_launch, args=(src, fields),
               disabled=not auth.can_launch())
     if launched := st.session_state.get(f"{PREFIX}_launched"):
-        st.success(f"Queued `{launched}` — follow it on [Activity](/activity) or open [the run](/run?run={launched}).")
+        st.success(f"Queued `{launched}` — follow it on Activity or on the run's own page.")
+        # page links, not markdown ones: Streamlit opens those in a new tab, which signs the user out
+        c1, c2, _ = st.columns([1, 1, 4])
+        c1.page_link("app_pages/activity.py", label="Activity", icon=":material/pending_actions:")
+        c2.page_link("app_pages/run.py", label="Open the run", icon=":material/insights:", query_params={"run": launched})
         if st.button("New launch", key=f"{PREFIX}_again", help="Launching the same values again starts the same run; this starts a new one."):
             st.session_state[f"{PREFIX}_nonce"] = uuid.uuid4().hex
             st.session_state[f"{PREFIX}_launched"] = None
