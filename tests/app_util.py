@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
+import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from trainers import tracking
@@ -32,3 +34,11 @@ def open_page(page: str, timeout: float = 60, **params: str) -> AppTest:
 def figures(at: AppTest) -> list[dict]:
     """The Plotly figures the page drew, as dicts."""
     return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def array(value) -> list:
+    """A trace's x, y or dimension values as a list: Plotly ships numpy arrays base64-packed as
+    ``{dtype, bdata}``, plain lists as themselves."""
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"])).tolist()
+    return list(value)

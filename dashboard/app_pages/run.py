@@ -10,7 +10,7 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from dashboard import resume_button, run_images, ui
+from dashboard import resume_button, run_images, sweep_view, ui
 from dashboard.charts import confusion_figure, curves_figure
 from dashboard.viewstate import ViewState
 from dashboard.widgets import points_note, zoom_ui
@@ -101,6 +101,33 @@ def _live(rid: str, metrics: list[str], steps) -> None:
     live()
 
 
+def _run(rid: str, info: dict, state: ViewState) -> None:
+    metrics = sorted(info.get("metrics", {}))
+    steps = zoom_ui(PREFIX) if metrics else None
+    ui.write_url(PREFIX, replace(state, steps=steps))
+    if info.get("status") in LIVE_STATUSES:  # a just-launched run is still SCHEDULED: follow it too
+        _live(rid, metrics, steps)
+    else:
+        _status(rid)
+        _curves(rid, metrics, live=False, steps=steps)
+
+
+def _sweep(rid: str, experiment_id: str, sweep, live: bool) -> None:
+    if not live:
+        _status(rid)
+        sweep_view.section(rid, experiment_id, sweep)
+        return
+
+    @st.fragment(run_every=LIVE_EVERY)
+    def follow() -> None:  # trials start and end while the parent is RUNNING
+        _status(rid)
+        sweep_view.section(rid, experiment_id, sweep)
+        if (ui.run(rid) or {}).get("status") not in LIVE_STATUSES:
+            st.rerun()
+
+    follow()
+
+
 def _confusion(rid: str) -> None:
     files = [a["path"] for a in ui.artifacts(rid, "confusion") if not a["is_dir"]]
     files = sorted(f for f in files if _EPOCH_FILE.search(f))
@@ -184,14 +211,12 @@ def main() -> None:
                      query_params={"clone": rid}, help="Open the Launch form pre-filled with this run's params.")
     resume_button.show(info)  # FAILED / KILLED with a checkpoint: continue it from the queue
     run_images.section(rid)  # image artifacts (e.g. GAN sample grids), near the top
-    metrics = sorted(info.get("metrics", {}))
-    steps = zoom_ui(PREFIX) if metrics else None
-    ui.write_url(PREFIX, replace(state, steps=steps))
-    if info.get("status") in LIVE_STATUSES:  # a just-launched run is still SCHEDULED: follow it too
-        _live(rid, metrics, steps)
+    sweep = sweep_view.definition(info)
+    if sweep is not None:  # a sweep's parent: its trials' results, not its one best/<metric> point
+        ui.write_url(PREFIX, replace(state, steps=None))
+        _sweep(rid, str(info.get("experiment_id")), sweep, live=info.get("status") in LIVE_STATUSES)
     else:
-        _status(rid)
-        _curves(rid, metrics, live=False, steps=steps)
+        _run(rid, info, state)
     tabs = st.tabs(["Confusion matrix", "Params", "Tags", "Artifacts"])
     with tabs[0]:
         _confusion(rid)
