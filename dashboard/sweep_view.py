@@ -20,6 +20,7 @@ from dashboard.charts.sweep import (
 )
 from experiments import sweeps
 from experiments.sweeps import Definition
+from trainers.run_tags import SWEEP_TRIAL
 
 _WORDS = {"minimize": "lower is better", "maximize": "higher is better"}
 
@@ -27,6 +28,18 @@ _WORDS = {"minimize": "lower is better", "maximize": "higher is better"}
 def definition(info: dict) -> Definition | None:
     """The sweep this run is the parent of (from its tags), else None."""
     return sweeps.definition(info.get("tags", {}))
+
+
+def parent_link(info: dict) -> None:
+    """A trial's way back to its sweep's results (any nested run's to its parent), in this tab."""
+    pid = info.get("parent_run_id")
+    parent = ui.run(pid) if pid else None
+    if parent is None:  # not nested, or the parent was deleted
+        return
+    name = parent.get("run_name") or pid[:8]
+    trial = info.get("tags", {}).get(SWEEP_TRIAL)
+    label = f"Trial {trial} of sweep {name}" if trial is not None and definition(parent) else f"Parent run {name}"
+    st.page_link("app_pages/run.py", label=ui.md_text(label), icon=":material/arrow_upward:", query_params={"run": pid})
 
 
 def section(rid: str, experiment_id: str, sweep: Definition) -> None:

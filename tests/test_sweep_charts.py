@@ -68,7 +68,8 @@ def test_best_so_far_goes_down_when_minimising_and_up_when_maximising():
     ("val/loss", "minimize", 5, [0.9, 0.5, 0.5, 0.3]),
     ("val/acc", "maximize", 3, [0.6, 0.8, 0.9, 0.9]),
 ])
-def test_objective_by_trial_draws_finished_trials_and_the_best_so_far_in_the_sweeps_direction(metric, direction, trial, line):
+def test_objective_by_trial_draws_finished_trials_and_the_best_so_far_in_the_sweeps_direction(
+        metric, direction, trial, line):
     fig = objective_figure(trials(metric), metric, direction)
     (points,) = roles(fig, "trial")
     assert list(points.x) == [0, 1, 3, 5]  # failed and running trials are not scored
@@ -110,3 +111,11 @@ def test_parallel_colour_follows_the_sweeps_direction():
     assert fig.data[0].line.reversescale is False
     fig = sweep_parallel_figure(trials(), ["lr"], "val/loss", "maximize")
     assert fig.data[0].line.reversescale is False
+
+
+def test_a_sweep_without_trials_yet_has_an_empty_table_and_explained_charts():
+    from dashboard.data.frames import RUN_COLUMNS
+
+    t = trials_table(pd.DataFrame(columns=RUN_COLUMNS), ["lr"], "val/loss")
+    assert t.empty and {"trial", "params.lr", "metrics.val/loss", "scored"} <= set(t.columns)
+    assert "No trial has finished" in objective_figure(t, "val/loss", "minimize").layout.annotations[0].text

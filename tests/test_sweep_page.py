@@ -14,7 +14,8 @@ from app_util import array, figures, open_page
 from experiments import queue, store as run_store, sweeps
 from trainers import tracking
 
-SPACE = {"lr": [0.1, 0.01], "hidden": [16, 32]}  # grid over sorted fields: trials 0..3 = (16,0.1) (16,0.01) (32,0.1) (32,0.01)
+# a grid runs over the fields sorted by name: trials 0..3 = (16, 0.1) (16, 0.01) (32, 0.1) (32, 0.01)
+SPACE = {"lr": [0.1, 0.01], "hidden": [16, 32]}
 
 
 @pytest.fixture(autouse=True)
@@ -101,3 +102,10 @@ def test_open_best_trial_goes_to_the_trials_run_page_in_the_same_tab(sqlite_stor
     assert at.query_params["run"] == kids[1]
     assert at.title[0].value == r"mlp\-grid\-1"  # markdown-escaped run name
     assert not [df for df in at.dataframe if "trial" in df.value.columns]  # a trial's own page, not the sweep's
+
+
+def test_a_trials_page_links_back_to_its_sweep(sqlite_store):
+    parent, kids = make_sweep({0: ("FINISHED", 0.9)})
+    at = open_page("run", run=kids[2])
+    (link,) = [el.proto for el in at.get("page_link") if el.proto.page == "run"]
+    assert link.query_string == f"run={parent}" and link.label == r"Trial 2 of sweep mlp\-grid\-sweep"

@@ -1,5 +1,5 @@
-"""Run: one run's status and live progress, every metric's curve, confusion matrices, params,
-tags and artifacts."""
+"""Run: one run's status and live progress, every metric's curve (a sweep's parent: its trials'
+results instead, ``dashboard.sweep_view``), confusion matrices, params, tags and artifacts."""
 
 from __future__ import annotations
 
@@ -209,6 +209,7 @@ def main() -> None:
     if SPEC_TAG in info.get("tags", {}):  # launched by Runboard: its launch spec pre-fills the form
         st.page_link("app_pages/launch.py", label="Clone", icon=":material/content_copy:",
                      query_params={"clone": rid}, help="Open the Launch form pre-filled with this run's params.")
+    sweep_view.parent_link(info)  # a sweep's trial: back to the sweep's results
     resume_button.show(info)  # FAILED / KILLED with a checkpoint: continue it from the queue
     run_images.section(rid)  # image artifacts (e.g. GAN sample grids), near the top
     sweep = sweep_view.definition(info)

@@ -35,6 +35,7 @@ MIN_MAX = (
     "MAX(CASE WHEN x.is_nan THEN NULL ELSE x.value END)",
     "metrics",
 )
+CHILD_OF = "r.run_uuid IN (SELECT p.run_uuid FROM tags p WHERE p.key = :parent_key AND p.value = :parent)"
 METRIC_KEYS = "SELECT DISTINCT key FROM latest_metrics WHERE run_uuid IN :runs ORDER BY key"
 
 
@@ -53,7 +54,7 @@ class Scope:
             self.where.append("r.run_uuid = :run")
             self.params["run"] = run_id
         if parent is not None:  # nested runs (a sweep's trials): by MLflow's parent tag
-            self.where.append("r.run_uuid IN (SELECT p.run_uuid FROM tags p WHERE p.key = :parent_key AND p.value = :parent)")
+            self.where.append(CHILD_OF)
             self.params.update(parent_key=PARENT_TAG, parent=parent)
 
     def sql(self, select: str, child: str | None = None, tail: str = "") -> str:
