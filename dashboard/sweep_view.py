@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import ui
+from dashboard.charts._style import plain
 from dashboard.charts.sweep import (
     SCORED,
     TRIAL,
@@ -61,11 +62,11 @@ def section(rid: str, experiment_id: str, sweep: Definition) -> None:
     c1, c2 = st.columns(2)
     with c1:
         fig = objective_figure(trials, sweep.metric, sweep.direction)
-        fig.update_layout(title=dict(text=f"{sweep.metric} by trial"))
+        fig.update_layout(title=dict(text=f"{plain(sweep.metric)} by trial", y=0.97, yanchor="top"))
         st.plotly_chart(fig, width="stretch", key="run_sweep_objective", config={"displaylogo": False})
     with c2:
         fig = sweep_parallel_figure(trials, sweep.fields, sweep.metric, sweep.direction)
-        fig.update_layout(title=dict(text="Swept fields"))
+        fig.update_layout(title=dict(text="Swept fields", y=0.97, yanchor="top"))
         st.plotly_chart(fig, width="stretch", key="run_sweep_parallel", config={"displaylogo": False})
 
 
@@ -83,13 +84,22 @@ def _table_ui(trials: pd.DataFrame, sweep: Definition) -> str | None:
         "status": st.column_config.TextColumn("Status"),
         objective: st.column_config.NumberColumn(sweep.metric, format="%.4g"),
         "duration_s": st.column_config.NumberColumn("Duration (s)", format="%.0f"),
-        **{c: st.column_config.Column(c.removeprefix("params.")) for c in fields},
+        **{c: _field_column(trials[c], c.removeprefix("params.")) for c in fields},
     }
     event = st.dataframe(trials, key="run_sweep_trials", on_select="rerun", selection_mode="single-row",
                          hide_index=True, column_config=config, width="stretch",
                          column_order=[TRIAL, "run_name", "status", *fields, objective, "duration_s"])
     rows = [i for i in event.selection.rows if 0 <= i < len(trials)]
     return trials["run_id"].iloc[rows[0]] if rows else None
+
+
+def _field_column(values: pd.Series, label: str):
+    """Whole numbers as such, other numbers to 4 significant digits (a log-uniform learning rate
+    has 17), text as recorded."""
+    if not pd.api.types.is_numeric_dtype(values):
+        return st.column_config.TextColumn(label)
+    whole = values.dropna().eq(values.dropna().round()).all()
+    return st.column_config.NumberColumn(label, format="%d" if whole else "%.4g")
 
 
 def _actions(selected: str | None, best: pd.Series | None, experiment_id: str, trials: pd.DataFrame) -> None:

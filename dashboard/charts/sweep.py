@@ -93,8 +93,9 @@ def objective_figure(trials: pd.DataFrame, metric: str, direction: str) -> go.Fi
                    hovertemplate="best: trial %{x}<br>%{y:.4g}<extra></extra>",
                    meta={"role": "best", "run_id": best["run_id"]}),
     ])
-    fig.update_layout(xaxis_title="Trial", yaxis_title=plain(metric), legend=dict(orientation="h", y=1.12),
-                      margin=dict(l=10, r=10, t=40, b=10), height=360)
+    fig.update_layout(xaxis_title="Trial", yaxis_title=plain(metric), height=400,
+                      legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom"),  # between the title and the plot
+                      margin=dict(l=10, r=10, t=90, b=10))
     fig.update_xaxes(tickformat="d")
     return fig
 
@@ -105,5 +106,8 @@ def sweep_parallel_figure(trials: pd.DataFrame, fields: Sequence[str], metric: s
     scored = trials[trials[SCORED]]
     if scored.empty:
         return empty_figure(f"No trial has finished with a value of {plain(metric)} yet")
-    return parallel_figure(scored, [f"params.{f}" for f in fields], objective_column(metric),
-                           higher_better=direction == "maximize")
+    fig = parallel_figure(scored, [f"params.{f}" for f in fields], objective_column(metric),
+                          higher_better=direction == "maximize")
+    fig.update_traces(line_showscale=False)  # the objective's own axis, last, already reads the colour
+    fig.update_layout(height=400, margin=dict(l=60, r=60, t=90, b=20))  # room for a title above the axis labels
+    return fig
