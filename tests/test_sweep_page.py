@@ -19,9 +19,14 @@ SPACE = {"lr": [0.1, 0.01], "hidden": [16, 32]}
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache(tmp_path, monkeypatch):
+def _runtime_in_tmp(tmp_path, monkeypatch):
+    """The queue's submit lock in the test's folder (a PostgreSQL store's default is under mlruns/)."""
+    monkeypatch.setenv("RUNBOARD_RUNTIME_DIR", str(tmp_path / "runtime"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
     """Page caches are process-wide and keyed by arguments, not by store: tests switch stores."""
-    monkeypatch.setenv("RUNBOARD_RUNTIME_DIR", str(tmp_path / "runtime"))  # the submit lock
     st.cache_data.clear()
     yield
     st.cache_data.clear()
