@@ -130,6 +130,11 @@ def run(run_id: str) -> dict | None:
     return data.run(run_id)
 
 
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False, max_entries=16)
+def children(parent_run_id: str) -> pd.DataFrame:
+    return data.children(parent_run_id)  # a live sweep's trials change status every few seconds
+
+
 @st.cache_data(ttl=TTL, show_spinner=False, max_entries=64)
 def artifacts(run_id: str, path: str = "") -> list[dict]:
     return data.artifacts(run_id, path)

@@ -15,6 +15,7 @@ import itertools
 import json
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +109,26 @@ def plan(kind: str, dims: list[Dim], budget: int, seed: int) -> list[dict]:
 
 def _config(parent) -> dict:
     return json.loads(parent.data.tags[SWEEP_TAG])
+
+
+@dataclass(frozen=True)
+class Definition:
+    """What a results view needs of a sweep: the swept fields and the objective it optimises."""
+    kind: str
+    fields: tuple[str, ...]  # the space's fields (sorted: the definition is stored with sorted keys)
+    metric: str
+    direction: str  # minimize | maximize
+    budget: int
+
+
+def definition(tags: Mapping[str, str]) -> Definition | None:
+    """The sweep a parent run's tags define; None for any other run or an unreadable definition."""
+    try:
+        cfg = json.loads(tags[SWEEP_TAG])
+        return Definition(str(cfg["kind"]), tuple(cfg["space"]), str(cfg["metric"]), str(cfg["direction"]),
+                          int(cfg["budget"]))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def parallelism(parent) -> int:

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
+import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from trainers import tracking
@@ -38,3 +40,11 @@ def page_links(at: AppTest) -> list[tuple[str, str, str]]:
     """``(label, page url path, query string)`` of each ``st.page_link`` the page drew: links
     that switch page in the same tab, keeping the session (and the sign-in)."""
     return [(el.proto.label, el.proto.page, el.proto.query_string) for el in at.get("page_link")]
+
+
+def array(value) -> list:
+    """A trace's x, y or dimension values as a list: Plotly ships numpy arrays base64-packed as
+    ``{dtype, bdata}``, plain lists as themselves."""
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"])).tolist()
+    return list(value)

@@ -70,3 +70,14 @@ def test_rest_reads_histories_as_json_exactly_as_the_client_does(served):
         np.testing.assert_array_equal(fast[2], rest.ds.decode(np.array([p.value for p in points], dtype=np.float64),
                                                               np.isnan([p.value for p in points])))
     assert rest._history_json(c, "0" * 32, "train/loss")[0].size == 0  # an unknown run: no points
+
+
+@pytest.mark.slow
+def test_rest_children_match_sql_children(served):
+    sql_uri, http_uri, ids = served
+    sql = data.children(ids["parent"], uri=sql_uri)
+    assert set(sql["run_id"]) == {ids["child_1"], ids["child_2"]}
+    rest = data.children(ids["parent"], uri=http_uri)
+    minmax = [c for c in sql.columns if c.endswith((".min", ".max"))]  # NaN over REST, by design
+    pd.testing.assert_frame_equal(rest.drop(columns=minmax), sql.drop(columns=minmax), check_dtype=False)
+    assert data.children("x' OR '1'='1", uri=http_uri).empty and data.children("x' OR '1'='1", uri=sql_uri).empty

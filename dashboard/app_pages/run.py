@@ -1,5 +1,5 @@
-"""Run: one run's status and live progress, every metric's curve, confusion matrices, params,
-tags and artifacts."""
+"""Run: one run's status and live progress, every metric's curve (a sweep's parent: its trials'
+results instead, ``dashboard.sweep_view``), confusion matrices, params, tags and artifacts."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from dashboard import resume_button, run_images, ui
+from dashboard import resume_button, run_images, sweep_view, ui
 from dashboard.charts import confusion_figure, curves_figure
 from dashboard.numbers import short_number
 from dashboard.viewstate import ViewState
@@ -102,6 +102,33 @@ def _live(rid: str, metrics: list[str], steps) -> None:
     live()
 
 
+def _run(rid: str, info: dict, state: ViewState) -> None:
+    metrics = sorted(info.get("metrics", {}))
+    steps = zoom_ui(PREFIX) if metrics else None
+    ui.write_url(PREFIX, replace(state, steps=steps))
+    if info.get("status") in LIVE_STATUSES:  # a just-launched run is still SCHEDULED: follow it too
+        _live(rid, metrics, steps)
+    else:
+        _status(rid)
+        _curves(rid, metrics, live=False, steps=steps)
+
+
+def _sweep(rid: str, experiment_id: str, sweep, live: bool) -> None:
+    if not live:
+        _status(rid)
+        sweep_view.section(rid, experiment_id, sweep)
+        return
+
+    @st.fragment(run_every=LIVE_EVERY)
+    def follow() -> None:  # trials start and end while the parent is RUNNING
+        _status(rid)
+        sweep_view.section(rid, experiment_id, sweep)
+        if (ui.run(rid) or {}).get("status") not in LIVE_STATUSES:
+            st.rerun()
+
+    follow()
+
+
 def _confusion(rid: str) -> None:
     files = [a["path"] for a in ui.artifacts(rid, "confusion") if not a["is_dir"]]
     files = sorted(f for f in files if _EPOCH_FILE.search(f))
@@ -183,16 +210,15 @@ def main() -> None:
     if SPEC_TAG in info.get("tags", {}):  # launched by Runboard: its launch spec pre-fills the form
         st.page_link("app_pages/launch.py", label="Clone", icon=":material/content_copy:",
                      query_params={"clone": rid}, help="Open the Launch form pre-filled with this run's params.")
+    sweep_view.parent_link(info)  # a sweep's trial: back to the sweep's results
     resume_button.show(info)  # FAILED / KILLED with a checkpoint: continue it from the queue
     run_images.section(rid)  # image artifacts (e.g. GAN sample grids), near the top
-    metrics = sorted(info.get("metrics", {}))
-    steps = zoom_ui(PREFIX) if metrics else None
-    ui.write_url(PREFIX, replace(state, steps=steps))
-    if info.get("status") in LIVE_STATUSES:  # a just-launched run is still SCHEDULED: follow it too
-        _live(rid, metrics, steps)
+    sweep = sweep_view.definition(info)
+    if sweep is not None:  # a sweep's parent: its trials' results, not its one best/<metric> point
+        ui.write_url(PREFIX, replace(state, steps=None))
+        _sweep(rid, str(info.get("experiment_id")), sweep, live=info.get("status") in LIVE_STATUSES)
     else:
-        _status(rid)
-        _curves(rid, metrics, live=False, steps=steps)
+        _run(rid, info, state)
     tabs = st.tabs(["Confusion matrix", "Params", "Tags", "Artifacts"])
     with tabs[0]:
         _confusion(rid)

@@ -59,12 +59,13 @@ def encode(values: pd.Series) -> tuple[np.ndarray, list[str] | None]:
     return codes.to_numpy(dtype=np.float64), ticks
 
 
-def parallel_figure(runs: pd.DataFrame, params: list[str], metric: str) -> go.Figure:
+def parallel_figure(runs: pd.DataFrame, params: list[str], metric: str, higher_better: bool | None = None) -> go.Figure:
     """Parallel coordinates: one axis per param, the metric last, lines coloured by the metric.
 
     Runs without a value for the metric are left out: they can be neither placed on the metric
     axis nor coloured. The colour scale is flipped for lower-is-better metrics so that the
-    "good" end has the same colour for loss and accuracy.
+    "good" end has the same colour for loss and accuracy; ``higher_better`` is the direction when
+    the caller knows it (a sweep's), else it is guessed from the metric's name.
     """
     try:
         mcol = column(runs, metric, "metrics.")
@@ -86,7 +87,7 @@ def parallel_figure(runs: pd.DataFrame, params: list[str], metric: str) -> go.Fi
     fig = go.Figure(go.Parcoords(
         dimensions=dims,
         line=dict(color=score, colorscale="Viridis", showscale=True,
-                  reversescale=not higher_is_better(short(mcol)),
+                  reversescale=not (higher_is_better(short(mcol)) if higher_better is None else higher_better),
                   colorbar=dict(title=dict(text=short(mcol)))),
         meta={"run_ids": list(df["run_id"])},
     ))

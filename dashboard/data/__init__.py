@@ -57,6 +57,13 @@ def curves(run_ids, metrics, max_points: int = 1000, step_range=None, uri: str |
     return reader(uri, list(run_ids), list(metrics), max_points, step_range)
 
 
+def children(parent_run_id: str, uri: str | None = None) -> pd.DataFrame:
+    """The active runs nested under this one (``mlflow.parentRunId``: a sweep's trials), as
+    ``runs()`` rows."""
+    uri, sql = _resolve(uri)
+    return runs_sql.children(uri, parent_run_id) if sql else rest.children(uri, parent_run_id)
+
+
 def metric_keys(run_ids, uri: str | None = None) -> list[str]:
     """Sorted metric names logged by any of these runs."""
     uri, sql = _resolve(uri)

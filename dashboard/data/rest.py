@@ -23,6 +23,7 @@ from dashboard.data import downsample as ds
 from dashboard.data import frames
 from trainers import tracking
 from trainers.metrics import EPOCH
+from trainers.run_tags import PARENT as PARENT_TAG
 
 PAGE = 50_000  # MLflow's largest search page
 CONCURRENT = 8  # history requests in flight at once: enough to keep a server's workers busy, bounded
@@ -45,6 +46,12 @@ def experiments(uri: str) -> pd.DataFrame:
 
 def runs(uri: str, experiment_ids=None) -> pd.DataFrame:
     return _frame(_search(uri, _active_ids(uri, experiment_ids)))
+
+
+def children(uri: str, parent_run_id: str) -> pd.DataFrame:
+    if not _RUN_ID.match(parent_run_id):  # spliced into the filter: hex ids only
+        return _frame([])
+    return _frame(_search(uri, _active_ids(uri, None), f"tags.`{PARENT_TAG}` = '{parent_run_id}'"))
 
 
 def run(uri: str, run_id: str) -> dict | None:

@@ -12,6 +12,7 @@ import pandas as pd
 from dashboard.data import downsample as ds
 from dashboard.data import engine as db
 from dashboard.data import frames
+from trainers.run_tags import PARENT as PARENT_TAG
 
 EXPERIMENTS = """
 SELECT e.experiment_id, e.name, e.lifecycle_stage, e.artifact_location, e.creation_time,
@@ -34,13 +35,14 @@ MIN_MAX = (
     "MAX(CASE WHEN x.is_nan THEN NULL ELSE x.value END)",
     "metrics",
 )
+CHILD_OF = "r.run_uuid IN (SELECT p.run_uuid FROM tags p WHERE p.key = :parent_key AND p.value = :parent)"
 METRIC_KEYS = "SELECT DISTINCT key FROM latest_metrics WHERE run_uuid IN :runs ORDER BY key"
 
 
 class Scope:
     """The WHERE clause every query of one view shares (fixed SQL text, bound values)."""
 
-    def __init__(self, experiment_ids=None, run_id: str | None = None):
+    def __init__(self, experiment_ids=None, run_id: str | None = None, parent: str | None = None):
         self.where = ["r.lifecycle_stage = 'active'", "e.lifecycle_stage = 'active'"]
         self.params: dict = {}
         self.expanding: tuple[str, ...] = ()
@@ -51,6 +53,9 @@ class Scope:
         if run_id is not None:
             self.where.append("r.run_uuid = :run")
             self.params["run"] = run_id
+        if parent is not None:  # nested runs (a sweep's trials): by MLflow's parent tag
+            self.where.append(CHILD_OF)
+            self.params.update(parent_key=PARENT_TAG, parent=parent)
 
     def sql(self, select: str, child: str | None = None, tail: str = "") -> str:
         """``select`` names runs ``r``, experiments ``e`` and the child table ``x``."""
@@ -86,6 +91,10 @@ def run(uri: str, run_id: str) -> dict | None:
     if df.empty:
         return None
     return frames.run_dict(df.iloc[0], df.attrs["latest"])
+
+
+def children(uri: str, parent_run_id: str) -> pd.DataFrame:
+    return _read(uri, Scope(parent=parent_run_id))
 
 
 def metric_keys(uri: str, run_ids) -> list[str]:
