@@ -34,16 +34,22 @@ def batch_size(batch) -> int:
 SYNC_SECONDS = 0.5  # as often as the writer's pipe is flushed: a SIGKILL loses no more of these than of the rest
 
 
-def grad_norm(module: torch.nn.Module) -> torch.Tensor | None:
-    """The 2-norm of all gradients together, as a tensor on their device (no sync)."""
-    grads = [p.grad.detach() for p in module.parameters() if p.grad is not None]
+def grad_norm(module: torch.nn.Module, params: list[torch.Tensor] | None = None) -> torch.Tensor | None:
+    """The 2-norm of all gradients together, as a tensor on their device (no sync). ``params``:
+    the module's trainable parameters, listed once by the caller (walking the module tree costs
+    more than the norm itself on a small model)."""
+    grads = [p.grad for p in (params if params is not None else module.parameters()) if p.grad is not None]
     if not grads:
         return None
-    per_device: dict[torch.device, list[torch.Tensor]] = {}
-    for g in grads:  # _foreach_norm wants one device per call (a model split over GPUs has several)
-        per_device.setdefault(g.device, []).append(g)
-    norms = [torch.linalg.vector_norm(torch.stack(torch._foreach_norm(gs, 2)), 2) for gs in per_device.values()]
-    return norms[0] if len(norms) == 1 else torch.linalg.vector_norm(torch.stack([n.cpu() for n in norms]), 2)
+    with torch.no_grad():
+        device = grads[0].device
+        if all(g.device == device for g in grads):
+            return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2)), 2)
+        per_device: dict[torch.device, list[torch.Tensor]] = {}
+        for g in grads:  # _foreach_norm wants one device per call (a model split over GPUs has several)
+            per_device.setdefault(g.device, []).append(g)
+        norms = [torch.linalg.vector_norm(torch.stack(torch._foreach_norm(gs, 2)), 2).cpu() for gs in per_device.values()]
+        return torch.linalg.vector_norm(torch.stack(norms), 2)
 
 
 class StepHealth(pl.Callback):
@@ -52,6 +58,11 @@ class StepHealth(pl.Callback):
         self._since, self._samples, self._grad, self._last = None, 0, None, -1
         self._pending: list[tuple[int, int, dict, torch.Tensor | None]] = []  # (step, ms, points, grad norm)
         self._synced = time.perf_counter()
+        self._params: list[torch.Tensor] | None = None
+
+    def on_fit_start(self, trainer, pl_module):
+        # listed once, after the strategy moved the module to its device(s)
+        self._params = [p for p in pl_module.parameters() if p.requires_grad]
 
     def _due(self, trainer) -> bool:
         return (trainer.global_step + 1) % self.every == 0  # the steps Lightning logs train/loss at
@@ -62,7 +73,7 @@ class StepHealth(pl.Callback):
 
     def on_before_optimizer_step(self, trainer, pl_module, optimizer):
         if self._due(trainer):  # a tensor: no device sync until the points are written
-            self._grad = grad_norm(pl_module)
+            self._grad = grad_norm(pl_module, self._params)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         self._samples += batch_size(batch)
