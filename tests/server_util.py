@@ -59,6 +59,20 @@ def stop_group(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+def launch_server(backend_uri: str, workdir: Path, port: int, artifacts: Path | None = None):
+    """``(process, log path)`` of an ``mlflow server`` on ``port``, in its own process group
+    (appending to its log, so a restart on the same port keeps the first one's lines)."""
+    log = workdir / "mlflow-server.log"
+    cmd = [str(MLFLOW), "server", "--backend-store-uri", backend_uri, "--host", "127.0.0.1",
+           "--port", str(port), "--workers", "1"]
+    cmd += ["--serve-artifacts", "--artifacts-destination", str(artifacts)] if artifacts else ["--no-serve-artifacts"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}  # only its flags configure it
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    return proc, log
+
+
 @contextmanager
 def mlflow_server(backend_uri: str, workdir: Path, artifacts: Path | None = None):
     """Yield the base URL of ``mlflow server`` over ``backend_uri``.
@@ -67,14 +81,8 @@ def mlflow_server(backend_uri: str, workdir: Path, artifacts: Path | None = None
     locations: clients upload and download over HTTP); without, it does not serve artifacts and
     clients use each experiment's own location.
     """
-    port, log = free_port(), workdir / "mlflow-server.log"
-    cmd = [str(MLFLOW), "server", "--backend-store-uri", backend_uri, "--host", "127.0.0.1",
-           "--port", str(port), "--workers", "1"]
-    cmd += ["--serve-artifacts", "--artifacts-destination", str(artifacts)] if artifacts else ["--no-serve-artifacts"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}  # only its flags configure it
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+    port = free_port()
+    proc, log = launch_server(backend_uri, workdir, port, artifacts)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(f"{url}/health", proc, log)

@@ -136,6 +136,8 @@ def test_launch_watch_it_finish_clone_it_and_compare(app):
     set_field(form, "step_sleep", str(STEP_SLEEP))
     set_field(form, "name", "browser-first")
     first = launch(form)
+    # the Run page opened at once, before the run has a point: it must follow the run as it trains
+    run_page = new_page(browser, f"{base}/run?run={first}")
     run = client.get_run(first)
     assert run.data.params["max_epochs"] == "2" and run.data.params["lr"] == "0.05"
 
@@ -156,7 +158,6 @@ def test_launch_watch_it_finish_clone_it_and_compare(app):
 
     wait_for(training, RUN_TIMEOUT_S, "the first run to train and log", every=0.5)
     assert status(uri, first) == "RUNNING", "the run ended before the test could watch it: raise STEP_SLEEP"
-    run_page = new_page(browser, f"{base}/run?run={first}")  # opened on a running run: the page is live
     live_points: list[int] = []
 
     def watch() -> bool:

@@ -113,6 +113,10 @@ class ProcessSink:
         # and every user of the host can read a process's argv.
         env = {**os.environ, "MLFLOW_TRACKING_URI": client.tracking_uri,
                "PYTHONPATH": os.pathsep.join(filter(None, [str(tracking.REPO), os.environ.get("PYTHONPATH")]))}
+        if tracking.is_http(client.tracking_uri):
+            # MLflow's client retries a down server for minutes, silently, backing off to a minute
+            # between tries: the writer's own retry says so once and catches up within 5 s of its return
+            env["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "trainers.log_sinks", "--run-id", run_id],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=tracking.REPO, env=env,

@@ -153,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=r".*(does not have many workers|LeafSpec|_pytree).*")
     if logging.getLogger().level > logging.DEBUG:  # MLflow logs every store error with its traceback; we say it in one line
         logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
+        # and urllib3 one line per retry of an mlflow server's request: the writer says it once
+        logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     if (code := ddp.child_main()) is not None:  # a DDP child rank: trains, never touches the store
         return code
     args = _parse(argv)
