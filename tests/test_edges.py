@@ -205,3 +205,25 @@ def test_full_disk_during_set_up_leaves_no_running_run(tmp_path, sqlite_template
         finally:
             subprocess.run(["umount", "-l", str(small)], check=False)
     assert seen_failed, "no fill level made set-up fail after the run was created"
+
+
+def test_a_stop_signal_during_set_up_ends_the_new_run_killed_with_the_reason(sqlite_store, monkeypatch):
+    """SIGTERM arriving while the run is being created (the queue's Stop, a Ctrl-C): the run the
+    store now holds ends KILLED, "stopped by request", and no training starts."""
+    import signal
+
+    from trainers import run_record, train
+
+    made = run_record.start
+
+    def start_then_signal(*args, **kwargs):
+        run_id = made(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)  # lands between the run's creation and training
+        return run_id
+
+    monkeypatch.setattr(run_record, "start", start_then_signal)
+    result = train.train(build_spec("mlp", {"max_epochs": 1}))
+    run = tracking.client(sqlite_store).get_run(result.run_id)
+    assert (result.status, run.info.status) == ("KILLED", "KILLED")
+    assert run.data.tags["runboard.error"] == "stopped by request"
+    assert not run.data.metrics  # nothing trained
