@@ -9,13 +9,12 @@ import os
 import shlex
 import signal
 import sys
-from pathlib import Path
 
 import pytest
 import streamlit as st
 import tiny_family  # noqa: F401 - registers "tiny" in this process
+from app_util import app_test
 from launch_util import all_runs, kill_trainers, set_launch_env, wait_until, runtime_in_tmp  # noqa: F401 - autouse fixture
-from streamlit.testing.v1 import AppTest
 
 from experiments import activity, placement, queue
 from experiments.executors import configured
@@ -26,7 +25,6 @@ from trainers.config import ConfigError
 from trainers.run_record import ERROR_TAG, PID_TAG, TERMINAL
 from trainers.spec import build_spec
 
-LAUNCH = str(Path(__file__).resolve().parents[1] / "dashboard" / "app_pages" / "launch.py")
 RUN_TIMEOUT_S = 240  # a Ray job's worker start plus the trainer's cold start (torch, Lightning) on a busy machine
 
 
@@ -43,10 +41,8 @@ def job_status(jobs, run_id) -> str | None:
 
 
 def launch_page(**params):
-    at = AppTest.from_file(LAUNCH, default_timeout=60)
-    for k, v in params.items():
-        at.query_params[k] = v
-    return at.run()
+    """The Launch page through the app's router (its confirmation's page links need it)."""
+    return app_test("launch", **params).run()
 
 
 def long_run() -> str:
