@@ -52,10 +52,18 @@ def app(request, tmp_path_factory, sqlite_template):
         kill_trainers(uri)  # trainers run in their own process groups: they outlive the server
 
 
-def new_page(browser, url: str):
+def new_page(browser, url: str, live: bool = False):
+    """A page at ``url`` once drawn. ``live``: a page whose fragment reruns every few seconds (Activity,
+    a running run's page) may never be idle on a loaded machine: wait for it to be drawn, not idle."""
+    from playwright.sync_api import expect
+
     page = browser.new_context(viewport={"width": 1280, "height": 1400}).new_page()
     page.goto(url, timeout=WAIT_MS)
-    wait_for_rerun(page)
+    if not live:
+        wait_for_rerun(page)
+        return page
+    page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]', timeout=WAIT_MS)
+    expect(page.get_by_role("heading").first).to_be_visible(timeout=WAIT_MS)
     return page
 
 
@@ -137,12 +145,12 @@ def test_launch_watch_it_finish_clone_it_and_compare(app):
     set_field(form, "name", "browser-first")
     first = launch(form)
     # the Run page opened at once, before the run has a point: it must follow the run as it trains
-    run_page = new_page(browser, f"{base}/run?run={first}")
+    run_page = new_page(browser, f"{base}/run?run={first}", live=True)
     run = client.get_run(first)
     assert run.data.params["max_epochs"] == "2" and run.data.params["lr"] == "0.05"
 
     # 2. Activity: the row appears and its progress bar advances while the run trains
-    activity = new_page(browser, base + "/activity")
+    activity = new_page(browser, base + "/activity", live=True)
     expect(activity.get_by_text(re.compile(r"browser-first · tiny · (scheduled|running)"))).to_be_visible(
         timeout=WAIT_MS)
     seen: list[int] = []
@@ -174,8 +182,7 @@ def test_launch_watch_it_finish_clone_it_and_compare(app):
     assert len(seen) >= 2 and seen == sorted(seen), f"progress bar did not advance: {seen}"
     assert len(live_points) >= 2 and live_points == sorted(live_points), \
         f"Run page curve did not grow live: {live_points}"
-    activity.reload()
-    wait_for_rerun(activity)
+    activity.reload()  # the expectation below waits for the row (a live page need not be idle)
     expect(activity.get_by_text(re.compile(r"browser-first.*finished"))).to_be_visible(timeout=WAIT_MS)
     expect(run_page.get_by_test_id("stMetric").filter(has_text="Status")).to_contain_text(
         "Finished", timeout=WAIT_MS)  # the live page redrew itself once the run ended
@@ -228,7 +235,7 @@ def test_stop_a_long_run_from_activity_keeps_its_points(app):
     set_field(form, "name", "browser-long")
     long_id = launch(form)
 
-    activity = new_page(browser, base + "/activity")
+    activity = new_page(browser, base + "/activity", live=True)
     wait_for(lambda: (progress_steps(activity, "browser-long") or 0) > 0, RUN_TIMEOUT_S,
              "the long run to train a few steps")
     wait_for(lambda: len(client.get_metric_history(long_id, "train/loss")) > 0, 30, "its first points")
@@ -244,6 +251,5 @@ def test_stop_a_long_run_from_activity_keeps_its_points(app):
     assert took < STOP_GRACE_S, f"stopped after {took:.1f} s: forced, not between steps"
     steps = sorted(p.step for p in client.get_metric_history(long_id, "train/loss"))
     assert steps and steps == list(range(len(steps)))  # every logged point kept, none missing
-    activity.reload()
-    wait_for_rerun(activity)
+    activity.reload()  # the expectation below waits for the row (a live page need not be idle)
     expect(activity.get_by_text(re.compile(r"browser-long.*killed"))).to_be_visible(timeout=WAIT_MS)
