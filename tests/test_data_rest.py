@@ -30,7 +30,9 @@ def test_rest_runs_match_sql_runs(served):
     rest = data.runs([ids["experiment_id"]], uri=http_uri)
     assert list(rest.columns) == list(sql.columns)
     minmax = [c for c in sql.columns if c.endswith((".min", ".max"))]  # NaN over REST, by design
-    pd.testing.assert_frame_equal(rest.drop(columns=minmax), sql.drop(columns=minmax), check_dtype=False)
+    assert rest["health"].isna().all()  # health flags are not computed over REST yet
+    skip = [*minmax, "health"]
+    pd.testing.assert_frame_equal(rest.drop(columns=skip), sql.drop(columns=skip), check_dtype=False)
 
 
 @pytest.mark.slow

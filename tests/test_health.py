@@ -93,3 +93,8 @@ def test_multiplicative_minibatch_noise_is_no_spike_but_a_real_jump_is(seed):
     assert H.curve_health(steps, values).spike_step is None
     values[8000] = 5 * values[7990:8000].max()
     assert H.curve_health(steps, values).spike_step == 8000
+
+
+def test_a_curve_too_short_for_a_last_part_has_no_trend():
+    assert H.tail_trend(np.arange(9), np.arange(9.0)) == (0.0, None)
+    assert H.tail_trend(np.arange(10), np.arange(10.0))[0] > 0

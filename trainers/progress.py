@@ -69,3 +69,10 @@ def read(tags: dict, started_s: float | None, now: float) -> Progress:
         eta = max(0.0, ((beat or now) - began) * (total - step) / step)
     return Progress(epoch, max_epochs, step, total, None if frac is None else min(max(frac, 0.0), 1.0), eta,
                     now - beat if beat else None)
+
+
+def stalled(tags: dict, last_point_s: float | None, started_s: float | None, now: float) -> bool:
+    """A RUNNING run that stopped moving: nothing new — no heartbeat, no point (plain-MLflow runs send
+    no heartbeat) or, with neither, its start — for longer than the reaper's staleness limit."""
+    last = max((t for t in (_number(tags, T.HEARTBEAT), last_point_s, started_s) if t is not None), default=None)
+    return last is not None and now - last > T.stale_after_s()

@@ -98,9 +98,9 @@ def _block_stats(jumps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.
 
 def tail_trend(steps: np.ndarray, values: np.ndarray) -> tuple[float, int | None]:
     """(relative rise of a line fitted to the last third, its first step); 0.0 when unclear."""
-    n = max(MIN_TAIL_POINTS, int(np.ceil(len(values) * TAIL)))
-    if len(values) < n or n < MIN_TAIL_POINTS:
+    if len(values) < 2 * MIN_TAIL_POINTS:  # too short to have a "last part"
         return 0.0, None
+    n = max(MIN_TAIL_POINTS, int(np.ceil(len(values) * TAIL)))
     x, y = steps[-n:].astype(np.float64), values[-n:]
     x = x - x.mean()
     sxx = float(np.sum(x * x))

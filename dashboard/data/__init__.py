@@ -11,8 +11,10 @@ from __future__ import annotations
 import pandas as pd
 
 from dashboard.data import artifacts as _artifacts
-from dashboard.data import curves_sql, rest, runs_sql
+from dashboard.analysis import health as _health
+from dashboard.data import curves_sql, health_store, rest, runs_sql
 from trainers import tracking
+from trainers.run_tags import HEARTBEAT
 
 
 def _resolve(uri: str | None) -> tuple[str, bool]:
@@ -32,13 +34,30 @@ def runs(experiment_ids=None, query=None, uri: str | None = None) -> pd.DataFram
     """One row per active run (deleted runs and runs of deleted experiments hidden).
 
     Columns: run_id, experiment_id, run_name, status, start_time (training start, else creation), end_time (UTC), duration_s (training),
-    parent_run_id, user, queued_time (creation, UTC), queue_wait_s, then ``params.<key>`` (strings), ``tags.<key>``, and per metric
-    ``metrics.<key>`` (latest value), ``metrics.<key>.min``, ``metrics.<key>.max``.
+    parent_run_id, user, queued_time (creation, UTC), queue_wait_s, health, then ``params.<key>`` (strings), ``tags.<key>``, and
+    per metric ``metrics.<key>`` (latest value), ``metrics.<key>.min``, ``metrics.<key>.max``.
+    ``health``: the run's health flags joined by ", " ("" when healthy; see ``analysis.health``), None
+    on ``http(s)://`` stores, where they are not computed yet.
     ``query`` is accepted and ignored: the filter module applies the user's filter on this frame.
     """
     del query
     uri, sql = _resolve(uri)
-    return runs_sql.runs(uri, experiment_ids) if sql else rest.runs(uri, experiment_ids)
+    df = runs_sql.runs(uri, experiment_ids) if sql else rest.runs(uri, experiment_ids)
+    found = health_store.flags(uri, df) if sql and not df.empty else {}
+    df.insert(df.columns.get_loc("queue_wait_s") + 1, "health",
+              pd.Series([_health.text(found[r]) if r in found else None for r in df["run_id"]], index=df.index, dtype=object))
+    return df
+
+
+def run_health(one: dict, uri: str | None = None) -> list[_health.Flag]:
+    """The flags of one run (a ``run()`` dict), each with the metric and step it was found at; []
+    on ``http(s)://`` stores."""
+    uri, sql = _resolve(uri)
+    if not sql:
+        return []
+    row = {"run_id": one["run_id"], "status": one["status"], "start_time": one["start_time"],
+           f"tags.{HEARTBEAT}": one["tags"].get(HEARTBEAT)}
+    return health_store.flags(uri, pd.DataFrame([row]))[one["run_id"]]
 
 
 def curves(run_ids, metrics, max_points: int = 1000, step_range=None, uri: str | None = None) -> pd.DataFrame:
