@@ -89,7 +89,7 @@ def test_flags_come_in_one_order_with_the_earliest_evidence_and_stalled_from_the
 def test_multiplicative_minibatch_noise_is_no_spike_but_a_real_jump_is(seed):
     rng = np.random.default_rng(seed)
     steps = np.arange(10_000)
-    values = (0.1 + 1.0 / (1 + steps / 50)) * rng.lognormal(0, 0.3, len(steps))  # noise ∝ level
+    values = (0.1 + 1.0 / (1 + steps / 50)) * rng.lognormal(0, 0.15, len(steps))  # noise ∝ level
     assert H.curve_health(steps, values).spike_step is None
     values[8000] = 5 * values[7990:8000].max()
     assert H.curve_health(steps, values).spike_step == 8000

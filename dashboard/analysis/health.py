@@ -1,9 +1,10 @@
 """Is a run sick? Health flags from a run's full-resolution curves, as pure numpy.
 
 Per curve (``curve_health``): the first step with a NaN/inf, the first upward loss jump whose
-robust z-score (against the median and MAD of all the curve's step-to-step changes) passes
-``SPIKE_Z``, and the loss's trend over the last part (a least-squares line over the last third:
-its relative rise when the slope is clear of the noise, else 0). Per run (``run_flags``):
+robust z-score (against the median and MAD of the step-to-step changes of its block of
+``BLOCK``, on the log of a positive loss) passes ``SPIKE_Z`` and stands above the points before
+it, and the loss's trend over the last part (a least-squares line over the last third: its
+relative rise when the slope is clear of the noise, else 0). Per run (``run_flags``):
 
 - ``nan``: a NaN/inf appeared in any metric (the earliest step);
 - ``spike``: a loss jumped (where);
@@ -22,7 +23,8 @@ import numpy as np
 from trainers.metrics import higher_is_better
 
 FLAGS = ("nan", "spike", "stalled", "diverging", "overfitting")  # display and filter order
-SPIKE_Z = 10.0  # robust z of a jump; noise alone passes 10 MADs about never over 10^5 steps
+SPIKE_Z = 6.0  # robust z of a jump (of the log, for a positive loss): no false spike over 30 × 10^4
+# steps of Gaussian, log-normal or chi-square noise; heavy-tailed noise's outliers do count
 SPIKE_REL = 0.05  # ... and the jump is at least 5 % of the curve's typical level
 BLOCK = 100  # jumps per block of the noise estimate
 BASELINE = 5  # points before a jump its height is measured from
@@ -71,13 +73,17 @@ def spike_step(steps: np.ndarray, values: np.ndarray, z: float = SPIKE_Z) -> int
     around it (per block of ``BLOCK`` changes: minibatch noise shrinks as the loss falls)."""
     if len(values) <= MIN_SPIKE_POINTS:
         return None
-    jumps = np.diff(values)
-    scale, level = _block_stats(jumps, values[1:])
-    candidates = np.flatnonzero((jumps > z * scale) & (jumps > SPIKE_REL * level)) + 1
-    for i in candidates:
+    # A positive loss is judged on its log: minibatch noise is roughly proportional to the loss,
+    # which falls by orders of magnitude (and an exponential blow-up is then a trend, not a jump).
+    log = bool((values > 0).all())
+    y = np.log(values) if log else values
+    jumps = np.diff(y)
+    scale, level = _block_stats(jumps, y[1:])
+    least = np.full(len(jumps), np.log1p(SPIKE_REL)) if log else SPIKE_REL * level
+    for i in np.flatnonzero((jumps > z * scale) & (jumps > least)) + 1:
         # Above the points before it too: the way back up from a dip is no spike.
-        base = float(np.median(values[max(i - BASELINE, 0):i]))
-        if values[i] - base > max(z * scale[i - 1], SPIKE_REL * level[i - 1]):
+        base = float(np.median(y[max(i - BASELINE, 0):i]))
+        if y[i] - base > max(z * scale[i - 1], least[i - 1]):
             return int(steps[i])
     return None
 
