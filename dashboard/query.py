@@ -17,7 +17,8 @@ exists; use ``family`` or the full ``tags.…`` name for the tag.
 Comparison: numeric when both sides parse as numbers (params are strings in the frame), else text;
 text equality ignores case (``status = finished``). An order comparison against a number never
 matches a non-numeric value (``batch > 64`` skips ``batch=big``). Missing values match nothing except ``!=`` and
-``not in``. Hand-written tokenizer and recursive descent: the text comes from a URL, so no eval and
+``not in``. In a list column (``health``: "nan, spike") ``=`` and ``in`` test whether the list holds the
+value, ``!=`` that it does not. Hand-written tokenizer and recursive descent: the text comes from a URL, so no eval and
 no ``DataFrame.query``; length and nesting are bounded. Every bad input raises :class:`QueryError`.
 """
 
@@ -36,6 +37,8 @@ from trainers.run_tags import FAMILY
 MAX_LENGTH = 2_000
 MAX_DEPTH = 32
 ALIASES = {"family": f"tags.{FAMILY}", "name": "run_name", "id": "run_id"}
+# Columns whose cells list several values ("nan, spike"): = means "has this one", != "has not".
+SET_COLUMNS = {"health": ", "}
 OPS = ("==", "!=", "<=", ">=", "=", "<", ">", "~")  # longest first: "<=" before "<"
 _OPS = {"=": operator.eq, "==": operator.eq, "!=": operator.ne, "<": operator.lt,
         "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -253,7 +256,17 @@ def _eval(node: Expr, runs: pd.DataFrame) -> pd.Series:
         left, right = _eval(node.left, runs), _eval(node.right, runs)
         return (left & right) if node.op == "and" else (left | right)
     col = resolve(runs, node.name)
+    if col in SET_COLUMNS and node.op in ("=", "==", "!=", "in"):
+        return pd.Series(_has(runs[col], SET_COLUMNS[col], node), index=runs.index, dtype=bool)
     return pd.Series(_compare(runs[col], col, node), index=runs.index, dtype=bool)
+
+
+def _has(series: pd.Series, sep: str, node: Compare) -> np.ndarray:
+    """``health = spike``: the cell's list holds the value (any of them for ``in``), ignoring case."""
+    wanted = {v.strip().casefold() for v in node.values}
+    found = np.array([isinstance(cell, str) and bool(wanted & {p.strip().casefold() for p in cell.split(sep)})
+                      for cell in series.to_numpy(dtype=object)], dtype=bool)
+    return ~found if node.op == "!=" else found
 
 
 def _number(text: str) -> float | None:

@@ -182,3 +182,12 @@ def test_random_text_raises_only_query_error(text):
         mask(runs_frame(), text)
     except QueryError:
         pass
+
+
+def test_health_is_a_list_column_matched_by_flag():
+    runs = runs_frame().assign(health=["nan, spike", "", None])
+    assert list(apply(runs, 'health = "spike"')["run_id"]) == [A]
+    assert list(apply(runs, "health = NaN or health = stalled")["run_id"]) == [A]
+    assert list(apply(runs, "health in (stalled, nan)")["run_id"]) == [A]
+    assert list(apply(runs, "health != spike")["run_id"]) == [B, C]
+    assert list(apply(runs, "health ~ spi")["run_id"]) == [A]
