@@ -89,6 +89,8 @@ def build(frame: pd.DataFrame, cols: list[str], how, curves: pd.DataFrame | None
     }, index=frame.index)
     if "queue_wait_s" in frame:
         out["queue_wait_s"] = frame["queue_wait_s"]
+    if "health" in frame:  # issue 17's flags, drawn as badges (see ``table_ui``)
+        out.insert(1, "health", frame["health"])
     for col in cols:
         if col.startswith("metrics."):
             values = summaries.metric_column(frame, curves, col, how).to_numpy()
@@ -110,6 +112,9 @@ def _config(table: pd.DataFrame) -> dict:
         "duration_s": st.column_config.NumberColumn(LABELS["duration_s"], format="%.1f"),
         "queue_wait_s": st.column_config.NumberColumn(LABELS["queue_wait_s"], format="%.1f",
                                                       help="Time between launch and the start of training"),
+        "health": st.column_config.ListColumn("Health", width="small",
+                                              help="nan, spike, stalled, diverging, overfitting; filter "
+                                                   'with health = "spike"'),
     }
     for col in table.columns:
         if col in config:
@@ -125,10 +130,19 @@ def table_ui(table: pd.DataFrame, key: str) -> list[str]:
     """The runs table with row selection; returns the selected run ids in table order."""
     # The key follows the rows: a selection (row positions) must not outlive a new filter or sort.
     digest = hashlib.blake2s("".join(table["run_id"]).encode(), digest_size=6).hexdigest()
-    event = st.dataframe(short_params(table), key=f"{key}_{digest}", on_select="rerun", selection_mode="multi-row",
+    event = st.dataframe(_badges(short_params(table)), key=f"{key}_{digest}", on_select="rerun", selection_mode="multi-row",
                          hide_index=True, column_config=_config(table), width="stretch")
     rows = sorted(i for i in event.selection.rows if 0 <= i < len(table))
     return [table["run_id"].iloc[i] for i in rows]
+
+
+def _badges(table: pd.DataFrame) -> pd.DataFrame:
+    """The health cell ("nan, spike") as a list, which Streamlit draws as one badge per flag."""
+    if "health" not in table:
+        return table
+    out = table.copy()
+    out["health"] = [cell.split(", ") if isinstance(cell, str) and cell else [] for cell in out["health"]]
+    return out
 
 
 def to_csv(table: pd.DataFrame) -> bytes:

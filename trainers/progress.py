@@ -72,7 +72,8 @@ def read(tags: dict, started_s: float | None, now: float) -> Progress:
 
 
 def stalled(tags: dict, last_point_s: float | None, started_s: float | None, now: float) -> bool:
-    """A RUNNING run that stopped moving: nothing new — no heartbeat, no point (plain-MLflow runs send
-    no heartbeat) or, with neither, its start — for longer than the reaper's staleness limit."""
-    last = max((t for t in (_number(tags, T.HEARTBEAT), last_point_s, started_s) if t is not None), default=None)
+    """A RUNNING run that stopped moving: no heartbeat and no new point (plain-MLflow runs send no
+    heartbeat) — or, with neither yet, since its start — for longer than the reaper's staleness limit."""
+    signs = [t for t in (_number(tags, T.HEARTBEAT), last_point_s) if t is not None]
+    last = max(signs) if signs else started_s
     return last is not None and now - last > T.stale_after_s()

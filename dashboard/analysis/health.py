@@ -78,9 +78,9 @@ def spike_step(steps: np.ndarray, values: np.ndarray, z: float = SPIKE_Z) -> int
     log = bool((values > 0).all())
     y = np.log(values) if log else values
     jumps = np.diff(y)
-    scale, level = _block_stats(jumps, y[1:])
+    centre, scale, level = _block_stats(jumps, y[1:])
     least = np.full(len(jumps), np.log1p(SPIKE_REL)) if log else SPIKE_REL * level
-    for i in np.flatnonzero((jumps > z * scale) & (jumps > least)) + 1:
+    for i in np.flatnonzero((jumps - centre > z * scale) & (jumps > least)) + 1:
         # Above the points before it too: the way back up from a dip is no spike.
         base = float(np.median(y[max(i - BASELINE, 0):i]))
         if y[i] - base > max(z * scale[i - 1], least[i - 1]):
@@ -88,9 +88,9 @@ def spike_step(steps: np.ndarray, values: np.ndarray, z: float = SPIKE_Z) -> int
     return None
 
 
-def _block_stats(jumps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per jump: its block's robust SD of the jumps (MAD based, floored so that a perfectly
-    smooth curve's rounding never counts) and the block's typical |value|."""
+def _block_stats(jumps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per jump: its block's median jump, robust SD of the jumps (MAD based, floored so that a
+    perfectly smooth curve's rounding never counts) and typical |value|."""
     n = len(jumps)
     pad = -n % BLOCK
     blocks = np.pad(jumps, (0, pad), constant_values=np.nan).reshape(-1, BLOCK)
@@ -99,7 +99,7 @@ def _block_stats(jumps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.
     mad = _MAD_TO_SD * np.nanmedian(np.abs(blocks - centre), axis=1)
     level = np.nanmedian(levels, axis=1)
     scale = np.maximum(mad, 1e-9 * np.maximum(level, 1e-12))
-    return np.repeat(scale, BLOCK)[:n], np.repeat(level, BLOCK)[:n]
+    return tuple(np.repeat(a, BLOCK)[:n] for a in (centre[:, 0], scale, level))
 
 
 def tail_trend(steps: np.ndarray, values: np.ndarray) -> tuple[float, int | None]:
