@@ -130,6 +130,13 @@ def run(run_id: str) -> dict | None:
     return data.run(run_id)
 
 
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False, max_entries=64)
+def run_health(run_id: str) -> list:
+    """The run's health flags (``analysis.health.Flag``: flag, metric, step); [] for an unknown run."""
+    one = data.run(run_id)
+    return data.run_health(one) if one else []
+
+
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False, max_entries=16)
 def children(parent_run_id: str) -> pd.DataFrame:
     return data.children(parent_run_id)  # a live sweep's trials change status every few seconds

@@ -11,7 +11,7 @@ import pytest
 import streamlit as st
 from mlflow.entities import Metric
 
-from app_util import open_page
+from app_util import figures, open_page
 from dashboard import data
 from dashboard.data import health_store
 from trainers import run_tags as T
@@ -115,4 +115,15 @@ def test_the_runs_filter_health_spike_lists_only_the_spiked_run(sqlite_store):
     (table,) = at.dataframe
     assert table.value["run_id"].tolist() == [ids["spike"]]
     assert table.value["health"].tolist() == [["spike"]]  # one badge
+    st.cache_data.clear()
+
+
+def test_the_run_page_says_the_flag_and_marks_the_curve_at_its_step(sqlite_store):
+    st.cache_data.clear()
+    ids = write_plain()
+    at = open_page("run", run=ids["spike"])
+    assert any("spike in train/loss at step 120" in w.value for w in at.warning)
+    marks = [t for f in figures(at) for t in f["data"] if (t.get("meta") or {}).get("role") == "health"]
+    assert [(m["meta"]["flag"], list(m["x"])) for m in marks] == [("spike", [120])]
+    assert marks[0]["y"][0] == pytest.approx(3.0)
     st.cache_data.clear()

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import resume_button, run_images, sweep_view, ui
-from dashboard.charts import confusion_figure, curves_figure
+from dashboard.charts import confusion_figure, curves_figure, mark_flags
 from dashboard.numbers import short_number
 from dashboard.viewstate import ViewState
 from dashboard.widgets import points_note, zoom_ui
@@ -57,12 +57,22 @@ def _seed(state: ViewState, _params: dict[str, str]) -> None:
     st.session_state.run_lo, st.session_state.run_hi = state.steps or (None, None)
 
 
-def _chart_grid(rid: str, curves, metrics: list[str], key: str, steps) -> None:
+def _health(rid: str) -> list:
+    """The run's health flags, said in one line above its curves (issue 17); the charts mark them."""
+    flags = ui.run_health(rid)
+    if flags:
+        where = [f.flag + (f" in {f.metric} at step {f.step}" if f.step is not None else "") for f in flags]
+        ui.notice("Health: " + "; ".join(where))
+    return flags
+
+
+def _chart_grid(rid: str, curves, metrics: list[str], key: str, steps, flags=()) -> None:
     totals = curves.attrs.get("total_points", {})
     cols = st.columns(2)
     for i, metric in enumerate(metrics):
         part = curves[curves["metric"] == metric]
         fig = curves_figure(part, metric, x="step", labels={rid: metric})
+        fig = mark_flags(fig, part, [f for f in flags if f.metric == metric])
         fig.update_layout(title=dict(text=metric), height=300, showlegend=False)
         with cols[i % 2]:
             st.plotly_chart(fig, width="stretch", key=f"{key}_{i}", config={"displaylogo": False})
@@ -80,8 +90,9 @@ def _curves(rid: str, metrics: list[str], live: bool, steps=None) -> None:
         st.info("This run has logged no metrics yet. Trainers log train/loss every step and "
                 "validation metrics every epoch.")
         return
+    flags = _health(rid)
     curves = ui.curves([rid], training + system, step_range=steps, live=live)
-    _chart_grid(rid, curves, training, "run_chart", steps)
+    _chart_grid(rid, curves, training, "run_chart", steps, flags)
     if system:
         st.subheader("System")
         st.caption("Sampled every few seconds while training; x is the sample number.")

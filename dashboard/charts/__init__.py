@@ -3,6 +3,7 @@
 from dashboard.charts.confusion import confusion_figure
 from dashboard.charts.curves import curves_figure
 from dashboard.charts.groups import aggregate, align
+from dashboard.charts.health import mark_flags
 from dashboard.charts.importance import importance_figure
 from dashboard.charts.live import live_figure
 from dashboard.charts.runs import parallel_figure, scatter_figure
@@ -17,6 +18,7 @@ __all__ = [
     "importance_figure",
     "ema",
     "live_figure",
+    "mark_flags",
     "parallel_figure",
     "scatter_figure",
 ]
