@@ -45,3 +45,11 @@ def test_a_group_of_one_run_says_n_too_small(seeds):
     at = open_page("compare", runs=",".join(seeds[:5]), metrics="val/loss", group="lr")
     (table,) = [df.value for df in at.dataframe if "p (Welch)" in df.value.columns]
     assert table.set_index("group").loc["0.01", "p (Welch)"] == "n too small"
+
+
+def test_the_runs_page_ranks_params_for_the_filtered_runs_from_a_link(seeds):
+    at = open_page("runs", exp=tracking.experiment_id("answers"), q="seed != 3", sig="best")
+    (bars,) = [f for f in figures(at) if any((t.get("meta") or {}).get("role") == "importance" for t in f["data"])]
+    assert list(bars["data"][0]["y"])[-1] == "lr"
+    assert any("From 6 runs" in c.value for c in at.caption)  # the filter's 6 of 8 runs
+    assert at.query_params["sig"] == "best" and at.query_params["q"] == "seed != 3"

@@ -7,14 +7,14 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from dashboard import query, ui
+from dashboard import answers, query, ui
 from dashboard import widgets as runs_table
 from dashboard.viewstate import ViewState
 from trainers.run_tags import SPEC
 
 PREFIX = "runs"
 SHOW = {"last": "Last", "min": "Min", "max": "Max", "best": "At best epoch of…"}
-KEYS = ("runs_exp", "runs_q", "runs_cols", "runs_show", "runs_best", "runs_sort", "runs_desc")
+KEYS = ("runs_exp", "runs_q", "runs_cols", "runs_show", "runs_best", "runs_sort", "runs_desc", "runs_sig", "runs_imetric")
 DEFAULT_SORT = "start_time"
 SPEC_COL = f"tags.{SPEC}"  # set on runs launched by Runboard
 
@@ -32,6 +32,7 @@ def _seed(state: ViewState, params: dict[str, str]) -> None:
     sort = state.sort or f"-{DEFAULT_SORT}"
     st.session_state.runs_sort = sort.removeprefix("-")
     st.session_state.runs_desc = sort.startswith("-")
+    st.session_state.runs_sig, st.session_state.runs_imetric = state.sig, state.imetric
 
 
 def _pick_experiment(exps: pd.DataFrame, wanted: str | None) -> None:
@@ -124,6 +125,15 @@ def _actions(selected: list[str], exp: str, table: pd.DataFrame, exp_name: str, 
                        file_name=f"runs-{runs_table.safe_filename(exp_name)}.csv", mime="text/csv")
 
 
+def _importance(shown: pd.DataFrame, metrics: list[str]) -> tuple[str, str | None]:
+    """Which params matter for the filtered runs (issue 17); (summary, metric) for the URL."""
+    with st.expander(f"Which params matter? ({len(shown)} filtered runs)"):
+        sig = answers.summary_ui("runs_sig")
+        imetric = answers.importance_ui(shown, metrics, sig, "runs_imetric")
+    default = next(iter(answers.importance_metrics(shown, metrics)), None)
+    return sig, None if imetric == default else imetric
+
+
 def main() -> None:
     st.title("Runs")
     exps = ui.read_or_stop("experiments", ui.experiments)
@@ -160,9 +170,10 @@ def main() -> None:
     st.caption(f"{len(shown)} of {len(frame)} runs · select rows to compare them")
     selected = runs_table.table_ui(table, key="runs_table")
     _actions(selected, exp, table, exp_name, frame)
+    sig, imetric = _importance(shown, metrics)
     default_cols = runs_table.default_columns(frame, metrics)
     view = replace(state, exp=exp, q=q, cols=() if cols == default_cols else tuple(cols),
-                   sort=None if sort == f"-{DEFAULT_SORT}" else sort)
+                   sort=None if sort == f"-{DEFAULT_SORT}" else sort, sig=sig, imetric=imetric)
     show = "best" if isinstance(how, tuple) else how
     ui.write_url(PREFIX, view, {"show": "" if show == "last" else show,
                                 "best": best if show == "best" else ""})
