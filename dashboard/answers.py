@@ -7,16 +7,22 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from dashboard import summaries, ui
 from dashboard.analysis import importance, significance
 from dashboard.charts import importance_figure
 from dashboard.viewstate import SIG_CHOICES
 from trainers.metrics import higher_is_better
 
-SIG_LABELS = {"last": "Final value", "best": "Best value"}
+SIG_LABELS = {"last": "Final value", "best": "Best value", "at_best": "At best epoch of…"}
+AT_BEST_POINTS = 5000  # curve detail for "at best epoch of", as the runs table reads it
 
 
-def run_values(sel: pd.DataFrame, metric: str, summary: str) -> pd.Series:
-    """Each run's value of ``metric`` (index run_id): its last value, or its best (min/max by direction)."""
+def run_values(sel: pd.DataFrame, metric: str, summary, curves: pd.DataFrame | None = None) -> pd.Series:
+    """Each run's value of ``metric`` (index run_id): its last value, its best (min/max by direction),
+    or for ``("at_best", other)`` its value at the step where ``other`` was best (from ``curves``)."""
+    if isinstance(summary, tuple):
+        values = summaries.metric_column(sel, curves, metric, summary)
+        return pd.Series(values.to_numpy(np.float64), index=sel["run_id"])
     col = f"metrics.{metric}"
     if summary == "best":
         col += ".max" if higher_is_better(metric) else ".min"
@@ -28,9 +34,10 @@ def _fmt(x: float) -> str:
     return "—" if not np.isfinite(x) else f"{x:.4g}"
 
 
-def significance_table(sel: pd.DataFrame, groups: dict[str, str], metric: str, summary: str) -> pd.DataFrame:
+def significance_table(sel: pd.DataFrame, groups: dict[str, str], metric: str, summary,
+                       curves: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per group: n, mean [95 % CI], and against the best group Δ, its bootstrap CI, p, g."""
-    values = run_values(sel, metric, summary)
+    values = run_values(sel, metric, summary, curves)
     by_group: dict[str, list[float]] = {}
     for run_id, label in groups.items():
         by_group.setdefault(label, []).append(values.get(run_id, np.nan))
@@ -49,18 +56,46 @@ def significance_table(sel: pd.DataFrame, groups: dict[str, str], metric: str, s
     return pd.DataFrame(rows)
 
 
-def summary_ui(key: str) -> str:
+def summary_ui(key: str, metrics: list[str]):
+    """Each run's value for the tests and importance, as the runs table offers them:
+    ``"last" | "best" | ("at_best", other)``. The other metric's picker is ``<key>_by``."""
     if st.session_state.get(key) not in SIG_CHOICES:
         st.session_state[key] = "last"
-    return st.radio("Value per run", SIG_CHOICES, key=key, format_func=SIG_LABELS.get, horizontal=True,
-                    help="Final: the last logged value. Best: the lowest loss / highest accuracy over training.")
+    c1, c2 = st.columns([2, 1])
+    with c1:
+        how = st.radio("Value per run", SIG_CHOICES, key=key, format_func=SIG_LABELS.get, horizontal=True,
+                       help="Final: the last logged value. Best: the lowest loss / highest accuracy over "
+                            "training. At best epoch of: the value where another metric was best.")
+    plain = [m for m in metrics if m != "epoch"]
+    if how != "at_best" or not plain:
+        return "last" if how == "at_best" else how
+    ui.keep_valid(f"{key}_by", plain, "val/loss" if "val/loss" in plain else plain[0])
+    with c2:
+        other = st.selectbox("Best epoch of", plain, key=f"{key}_by")
+    return ("at_best", other)
 
 
-def significance_ui(sel: pd.DataFrame, groups: dict[str, str], metrics: list[str], summary: str) -> None:
+def url_choice(summary) -> dict[str, str | None]:
+    """The summary as the link keeps it: ``sig`` and, for "at best epoch of", ``sigby``."""
+    if isinstance(summary, tuple):
+        return {"sig": "at_best", "sigby": summary[1]}
+    return {"sig": summary, "sigby": None}
+
+
+def _curves(sel: pd.DataFrame, metrics: list[str], summary) -> pd.DataFrame | None:
+    """Full-detail curves of ``metrics`` and the reference metric, only for "at best epoch of"."""
+    if not isinstance(summary, tuple):
+        return None
+    wanted = tuple(sorted({*metrics, summary[1]}))
+    return ui.curves(tuple(sel["run_id"]), wanted, max_points=AT_BEST_POINTS)
+
+
+def significance_ui(sel: pd.DataFrame, groups: dict[str, str], metrics: list[str], summary) -> None:
     direction = {m: "higher is better" if higher_is_better(m) else "lower is better" for m in metrics}
+    curves = _curves(sel, metrics, summary)
     for metric in metrics:
         st.markdown(f"**{metric}** ({direction[metric]})")
-        st.dataframe(significance_table(sel, groups, metric, summary), hide_index=True, width="stretch")
+        st.dataframe(significance_table(sel, groups, metric, summary, curves), hide_index=True, width="stretch")
     st.caption("p: Welch's t-test of each group against the best group; a small p (< 0.05) says the gap is "
                "unlikely to be seed noise alone. Groups of fewer than 2 runs: n too small.")
 
@@ -75,7 +110,7 @@ def importance_metrics(sel: pd.DataFrame, metrics: list[str]) -> list[str]:
     return [m for m in metrics if m != "epoch" and f"metrics.{m}" in sel.columns]
 
 
-def importance_ui(sel: pd.DataFrame, metrics: list[str], summary: str, key: str) -> str | None:
+def importance_ui(sel: pd.DataFrame, metrics: list[str], summary, key: str) -> str | None:
     """A metric picker and the bar chart of param importance for it; returns the chosen metric."""
     metrics = importance_metrics(sel, metrics)
     params = [c for c in sorted(sel.columns) if c.startswith("params.")]
@@ -85,7 +120,7 @@ def importance_ui(sel: pd.DataFrame, metrics: list[str], summary: str, key: str)
     if st.session_state.get(key) not in metrics:
         st.session_state[key] = metrics[0]
     metric = st.selectbox("Metric to explain", metrics, key=key)
-    target = run_values(sel, metric, summary).to_numpy()
+    target = run_values(sel, metric, summary, _curves(sel, [metric], summary)).to_numpy()
     n = int(np.isfinite(target).sum())
     frame = sel[params].rename(columns=lambda c: c.removeprefix("params.")).astype(str).reset_index(drop=True)
     st.plotly_chart(importance_figure(_ranked(frame, target), metric), width="stretch", key=f"{key}_chart")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 
 X_CHOICES = ("step", "epoch", "relative", "wall")
 BAND_CHOICES = ("std", "ci95")
-SIG_CHOICES = ("last", "best")  # a run's value for significance and importance
+SIG_CHOICES = ("last", "best", "at_best")  # a run's value for significance and importance
 MAX_SMOOTH = 0.99
 MAX_QUERY = 2_000  # same bound as dashboard.query.MAX_LENGTH
 MAX_ITEMS = {"runs": 500, "metrics": 50, "cols": 100, "pparams": 50}
@@ -54,6 +54,7 @@ class ViewState:
     sparam: str | None = None  # param-vs-metric scatter's param, bare name
     diff: bool = True  # params table: differences only
     sig: str = "last"  # value per run for the group tests and importance: one of SIG_CHOICES
+    sigby: str | None = None  # with sig="at_best": the metric whose best step picks each run's value
     imetric: str | None = None  # the metric param importance explains (None: the page's default)
 
 
@@ -183,6 +184,8 @@ def from_params(params: Mapping[str, str]) -> tuple[ViewState, list[str]]:
         state["diff"] = _flag("diff", got["diff"], notes, default=True)
     if "sig" in got:
         state["sig"] = _choice("sig", got["sig"], SIG_CHOICES, "last", notes)
+    if "sigby" in got:
+        state["sigby"] = _token("sigby", got["sigby"], _NAME, "a metric name", notes)
     if "imetric" in got:
         state["imetric"] = _token("imetric", got["imetric"], _NAME, "a metric name", notes)
     return ViewState(**state), notes

@@ -53,3 +53,36 @@ def test_the_runs_page_ranks_params_for_the_filtered_runs_from_a_link(seeds):
     assert list(bars["data"][0]["y"])[-1] == "lr"
     assert any("From 6 runs" in c.value for c in at.caption)  # the filter's 6 of 8 runs
     assert at.query_params["sig"] == "best" and at.query_params["q"] == "seed != 3"
+
+
+@pytest.fixture
+def overfit(sqlite_store):
+    """Two configurations × three seeds; val/loss is best at step 1 everywhere. At that step lr=0.1
+    has the higher val/acc, at the end lr=0.01 has."""
+    st.cache_data.clear()
+    c = tracking.client()
+    eid = tracking.experiment_id("at-best")
+    ids = []
+    for lr, accs in (("0.1", (0.5, 0.9, 0.5)), ("0.01", (0.5, 0.6, 0.8))):
+        for seed in range(3):
+            rid = c.create_run(eid, run_name=f"lr{lr}-s{seed}").info.run_id
+            jitter = seed * 0.001
+            metrics = [Metric("val/loss", v, 0, s) for s, v in enumerate((0.5, 0.2, 0.4))]
+            metrics += [Metric("val/acc", a + jitter, 0, s) for s, a in enumerate(accs)]
+            c.log_batch(rid, metrics=metrics, params=[Param("lr", lr), Param("seed", str(seed))])
+            c.set_terminated(rid)
+            ids.append(rid)
+    yield ids
+    st.cache_data.clear()
+
+
+def test_the_group_test_can_take_each_runs_value_at_the_best_epoch_of_another_metric(overfit):
+    def best_group(at):
+        (table,) = [df.value for df in at.dataframe if "p (Welch)" in df.value.columns]
+        return table.set_index("Δ vs best").loc["best", "group"]
+
+    common = dict(runs=",".join(overfit), metrics="val/acc", group="lr")
+    assert best_group(open_page("compare", **common)) == "0.01"  # final values
+    at = open_page("compare", **common, sig="at_best", sigby="val/loss")
+    assert best_group(at) == "0.1"  # at the epoch of the best val/loss
+    assert at.query_params["sig"] == "at_best" and at.query_params["sigby"] == "val/loss"

@@ -30,7 +30,7 @@ def _seed(state: ViewState, params: dict[str, str]) -> None:
     ss.cmp_group, ss.cmp_band = state.group or AUTO, state.band
     ss.cmp_lo, ss.cmp_hi = state.steps or (None, None)
     ss.cmp_diff = state.diff
-    ss.cmp_sig, ss.cmp_imetric = state.sig, state.imetric
+    ss.cmp_sig, ss.cmp_imetric, ss.cmp_sig_by = state.sig, state.imetric, state.sigby
     for key, value in explore_seed(state).items():  # widgets drawn (and checked) further down
         ss[key] = value
 
@@ -152,18 +152,18 @@ def _live_charts(ids, sel, view, best) -> None:
     live()
 
 
-def _answers_ui(sel: pd.DataFrame, view: dict, keys: list[str]) -> tuple[str, str | None]:
+def _answers_ui(sel: pd.DataFrame, view: dict, keys: list[str]) -> dict:
     """Group tests (when grouped) and param importance; their choices for the URL."""
     with st.expander("Answers: better beyond noise? which params matter?", expanded=bool(view["groups"])):
-        sig = answers.summary_ui("cmp_sig")
         metrics = [m for m in view["metrics"] if m != "epoch"]
+        sig = answers.summary_ui("cmp_sig", keys)
         if view["groups"] and metrics:
             answers.significance_ui(sel, view["groups"], metrics, sig)
         else:
             st.caption("Group the runs (e.g. re-runs over seeds) to test whether one group beats another.")
         imetric = answers.importance_ui(sel, metrics or keys, sig, "cmp_imetric")
     default = next(iter(answers.importance_metrics(sel, metrics or keys)), None)
-    return sig, None if imetric == default else imetric
+    return {**answers.url_choice(sig), "imetric": None if imetric == default else imetric}
 
 
 def main() -> None:
@@ -201,12 +201,12 @@ def main() -> None:
         st.dataframe(short_params(diff, diff.columns), width="stretch")
     with st.expander("Parameters vs metrics"):
         explored = explore_ui(sel, keys)
-    sig, imetric = _answers_ui(sel, view, keys)
+    answered = _answers_ui(sel, view, keys)
     # Written last, once every widget has been drawn (and its value checked).
     ui.write_url(PREFIX, replace(state, runs=tuple(ids), metrics=tuple(view["metrics"]), x=view["x"],
                                  smooth=round(float(view["smooth"]), 2), logy=bool(view["logy"]),
                                  group=st.session_state.get("cmp_group") or None, band=view["band"],
-                                 steps=view["steps"], diff=bool(only), sig=sig, imetric=imetric, **explored))
+                                 steps=view["steps"], diff=bool(only), **answered, **explored))
 
 
 main()

@@ -33,6 +33,7 @@ def _seed(state: ViewState, params: dict[str, str]) -> None:
     st.session_state.runs_sort = sort.removeprefix("-")
     st.session_state.runs_desc = sort.startswith("-")
     st.session_state.runs_sig, st.session_state.runs_imetric = state.sig, state.imetric
+    st.session_state.runs_sig_by = state.sigby
 
 
 def _pick_experiment(exps: pd.DataFrame, wanted: str | None) -> None:
@@ -125,13 +126,13 @@ def _actions(selected: list[str], exp: str, table: pd.DataFrame, exp_name: str, 
                        file_name=f"runs-{runs_table.safe_filename(exp_name)}.csv", mime="text/csv")
 
 
-def _importance(shown: pd.DataFrame, metrics: list[str]) -> tuple[str, str | None]:
-    """Which params matter for the filtered runs (issue 17); (summary, metric) for the URL."""
+def _importance(shown: pd.DataFrame, metrics: list[str]) -> dict:
+    """Which params matter for the filtered runs (issue 17); its choices for the URL."""
     with st.expander(f"Which params matter? ({len(shown)} filtered runs)"):
-        sig = answers.summary_ui("runs_sig")
+        sig = answers.summary_ui("runs_sig", metrics)
         imetric = answers.importance_ui(shown, metrics, sig, "runs_imetric")
     default = next(iter(answers.importance_metrics(shown, metrics)), None)
-    return sig, None if imetric == default else imetric
+    return {**answers.url_choice(sig), "imetric": None if imetric == default else imetric}
 
 
 def main() -> None:
@@ -170,10 +171,10 @@ def main() -> None:
     st.caption(f"{len(shown)} of {len(frame)} runs · select rows to compare them")
     selected = runs_table.table_ui(table, key="runs_table")
     _actions(selected, exp, table, exp_name, frame)
-    sig, imetric = _importance(shown, metrics)
+    answered = _importance(shown, metrics)
     default_cols = runs_table.default_columns(frame, metrics)
     view = replace(state, exp=exp, q=q, cols=() if cols == default_cols else tuple(cols),
-                   sort=None if sort == f"-{DEFAULT_SORT}" else sort, sig=sig, imetric=imetric)
+                   sort=None if sort == f"-{DEFAULT_SORT}" else sort, **answered)
     show = "best" if isinstance(how, tuple) else how
     ui.write_url(PREFIX, view, {"show": "" if show == "last" else show,
                                 "best": best if show == "best" else ""})
