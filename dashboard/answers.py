@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import summaries, ui
@@ -90,14 +91,19 @@ def _curves(sel: pd.DataFrame, metrics: list[str], summary) -> pd.DataFrame | No
     return ui.curves(tuple(sel["run_id"]), wanted, max_points=AT_BEST_POINTS)
 
 
-def significance_ui(sel: pd.DataFrame, groups: dict[str, str], metrics: list[str], summary) -> None:
+def significance_ui(sel: pd.DataFrame, groups: dict[str, str], metrics: list[str], summary) -> list[tuple[str, pd.DataFrame]]:
+    """One group-test table per metric; returns them (heading, table) for the HTML export."""
     direction = {m: "higher is better" if higher_is_better(m) else "lower is better" for m in metrics}
     curves = _curves(sel, metrics, summary)
+    tables = []
     for metric in metrics:
         st.markdown(f"**{metric}** ({direction[metric]})")
-        st.dataframe(significance_table(sel, groups, metric, summary, curves), hide_index=True, width="stretch")
+        table = significance_table(sel, groups, metric, summary, curves)
+        st.dataframe(table, hide_index=True, width="stretch")
+        tables.append((f"{metric} ({direction[metric]})", table))
     st.caption("p: Welch's t-test of each group against the best group; a small p (< 0.05) says the gap is "
                "unlikely to be seed noise alone. Groups of fewer than 2 runs: n too small.")
+    return tables
 
 
 @st.cache_data(show_spinner="Ranking params…", max_entries=32)
@@ -110,23 +116,25 @@ def importance_metrics(sel: pd.DataFrame, metrics: list[str]) -> list[str]:
     return [m for m in metrics if m != "epoch" and f"metrics.{m}" in sel.columns]
 
 
-def importance_ui(sel: pd.DataFrame, metrics: list[str], summary, key: str) -> str | None:
-    """A metric picker and the bar chart of param importance for it; returns the chosen metric."""
+def importance_ui(sel: pd.DataFrame, metrics: list[str], summary, key: str) -> tuple[str | None, go.Figure | None]:
+    """A metric picker and the bar chart of param importance for it; returns the chosen metric and
+    the chart (for the HTML export)."""
     metrics = importance_metrics(sel, metrics)
     params = [c for c in sorted(sel.columns) if c.startswith("params.")]
     if not metrics or not params:
         st.caption("Needs runs with params and a logged metric.")
-        return None
+        return None, None
     if st.session_state.get(key) not in metrics:
         st.session_state[key] = metrics[0]
     metric = st.selectbox("Metric to explain", metrics, key=key)
     target = run_values(sel, metric, summary, _curves(sel, [metric], summary)).to_numpy()
     n = int(np.isfinite(target).sum())
     frame = sel[params].rename(columns=lambda c: c.removeprefix("params.")).astype(str).reset_index(drop=True)
-    st.plotly_chart(importance_figure(_ranked(frame, target), metric), width="stretch", key=f"{key}_chart")
+    fig = importance_figure(_ranked(frame, target), metric)
+    st.plotly_chart(fig, width="stretch", key=f"{key}_chart")
     note = f"From {n} runs with a value."
     if n < importance.MIN_RUNS:
         note += f" Below {importance.MIN_RUNS} runs the ranking is mostly noise: treat it as a hint."
     st.caption(note + " Bars: how much worse a random forest predicts the metric when that param is shuffled; "
                "blue/red: the metric rises/falls with the param (Spearman).")
-    return metric
+    return metric, fig

@@ -16,6 +16,7 @@ import json
 from collections.abc import Sequence
 from functools import lru_cache
 
+import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
@@ -26,7 +27,9 @@ DEFAULT_HEIGHT = 380  # px, as the Compare page draws a chart
 STYLE = """body{font-family:sans-serif;margin:1.5rem;}
 h1{font-size:1.4rem;}
 .charts{display:grid;gap:1rem;grid-template-columns:repeat(var(--columns),minmax(0,1fr));}
-.chart{min-width:0;}"""
+.chart{min-width:0;}
+table.answers{border-collapse:collapse;margin-bottom:1rem;}
+table.answers th,table.answers td{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:left;}"""
 
 # Unpack plotly.js and run it, then unpack and draw each figure.
 DRAW = """(async () => {
@@ -68,9 +71,12 @@ def _packed_figure(fig: go.Figure) -> str:
     return pack(pio.to_json(fig, validate=False))
 
 
-def figures_html(figures: Sequence[go.Figure], title: str, link: str | None = None, note: str = "") -> str:
+def figures_html(figures: Sequence[go.Figure], title: str, link: str | None = None, note: str = "",
+                 tables: Sequence[tuple[str, pd.DataFrame]] = (), answer_figures: Sequence[go.Figure] = ()) -> str:
     """A full HTML document showing ``figures`` in order, headed by ``title`` (and the live view's
-    ``link`` when given). Text is escaped; plotly.js is embedded once for the whole file."""
+    ``link`` when given), then an "Answers" section with ``tables`` (heading, frame) and
+    ``answer_figures`` (the Compare page's group tests and param importance). Text is escaped;
+    plotly.js is embedded once for the whole file."""
     body = [f"<h1>{html.escape(title)}</h1>"]
     if note:
         body.append(f"<p>{html.escape(note)}</p>")
@@ -78,14 +84,14 @@ def figures_html(figures: Sequence[go.Figure], title: str, link: str | None = No
         body.append(f'<p>Live view: <a href="{html.escape(link, quote=True)}">{html.escape(link)}</a></p>')
     if not figures:
         body.append("<p>No charts in this view.</p>")
-    else:
-        body.append(f'<div class="charts" style="--columns:{2 if len(figures) > 1 else 1}">')
-        for i, fig in enumerate(figures):
-            div = f"runboard-figure-{i}"
-            body.append(f'<div class="chart"><div id="{div}"></div>'
-                        f'<script type="application/octet-stream" class="runboard-figure" data-target="{div}">'
-                        f"{_packed_figure(fig)}</script></div>")
-        body.append("</div>")
+    body += _grid(figures, 0)
+    if tables or answer_figures:
+        body.append("<h2>Answers</h2>")
+        for heading, frame in tables:
+            body.append(f"<h3>{html.escape(heading)}</h3>")
+            body.append(frame.to_html(index=False, escape=True, border=0, classes="answers", na_rep=""))
+        body += _grid(answer_figures, len(figures))
+    if figures or answer_figures:
         body.append(f'<script type="application/octet-stream" id="runboard-plotly">{packed_plotlyjs()}</script>')
         body.append(f"<script>{DRAW % json.dumps(PLOT_CONFIG)}</script>")
     return "\n".join([
@@ -93,3 +99,17 @@ def figures_html(figures: Sequence[go.Figure], title: str, link: str | None = No
         f"<title>{html.escape(title)}</title>", f"<style>{STYLE}</style>",
         "</head>", "<body>", *body, "</body>", "</html>",
     ])
+
+
+def _grid(figures: Sequence[go.Figure], first: int) -> list[str]:
+    """The figures two per row (one alone fills the row), numbered from ``first``."""
+    if not figures:
+        return []
+    out = [f'<div class="charts" style="--columns:{2 if len(figures) > 1 else 1}">']
+    for i, fig in enumerate(figures, start=first):
+        div = f"runboard-figure-{i}"
+        out.append(f'<div class="chart"><div id="{div}"></div>'
+                   f'<script type="application/octet-stream" class="runboard-figure" data-target="{div}">'
+                   f"{_packed_figure(fig)}</script></div>")
+    out.append("</div>")
+    return out

@@ -66,12 +66,14 @@ def forget_view_ui() -> None:
             unsafe_allow_javascript=True)
 
 
-def export_ui(figures: Sequence[go.Figure], title: str, key: str, note: str = "") -> None:
-    """A download button for the figures as one self-contained HTML file, built only on click."""
+def export_ui(figures: Sequence[go.Figure], title: str, key: str, note: str = "", tables=(), answer_figures=()) -> None:
+    """A download button for the figures (and the answers' tables and figures, see
+    ``export.figures_html``) as one self-contained HTML file, built only on click."""
     if not figures:
         return
     link = share_url(st.context.url, "", current_params()) if st.context.url else None
-    st.download_button("Download charts as HTML", partial(export.figures_html, list(figures), title, link, note),
+    build = partial(export.figures_html, list(figures), title, link, note, list(tables), list(answer_figures))
+    st.download_button("Download charts as HTML", build,
                        file_name="runboard-compare.html", mime="text/html", key=key, on_click="ignore",
                        icon=":material/download:",
                        help="One self-contained file (Plotly included) that opens in any browser with no server.")

@@ -86,3 +86,19 @@ def test_the_group_test_can_take_each_runs_value_at_the_best_epoch_of_another_me
     at = open_page("compare", **common, sig="at_best", sigby="val/loss")
     assert best_group(at) == "0.1"  # at the epoch of the best val/loss
     assert at.query_params["sig"] == "at_best" and at.query_params["sigby"] == "val/loss"
+
+
+def test_the_html_export_of_a_grouped_comparison_holds_the_answers(seeds, monkeypatch):
+    import functools
+
+    from dashboard import share
+
+    built = []
+    monkeypatch.setattr(share, "partial", lambda fn, *args: built.append(args) or functools.partial(fn, *args))
+    open_page("compare", runs=",".join(seeds), metrics="val/loss", group="lr", sig="best")
+    (args,) = built
+    page = functools.partial(share.export.figures_html, *args)()
+    assert "<h2>Answers</h2>" in page and "p (Welch)" in page and "n too small" not in page
+    assert page.count('class="runboard-figure"') == 2  # the val/loss chart and the importance bars
+    (heading, table), = args[4]
+    assert heading == "val/loss (lower is better)" and table.set_index("group").loc["0.1", "Δ vs best"] == "best"

@@ -15,6 +15,7 @@ from dashboard.widgets import (best_table, explore_seed, explore_ui, metrics_def
 from dashboard.viewstate import BAND_CHOICES, MAX_SMOOTH, X_CHOICES, ViewState
 
 PREFIX = "cmp"
+EXPORT_TITLE = "Runboard: compare runs"
 KEYS = ("cmp_runs", "cmp_metrics", "cmp_x", "cmp_smooth", "cmp_logy", "cmp_group", "cmp_band",
         "cmp_lo", "cmp_hi", "cmp_diff", "cmp_sig", "cmp_imetric")
 AUTO, NONE = "", "none"
@@ -114,7 +115,8 @@ def _groups(sel: pd.DataFrame, ids: list[str], by: str | None) -> dict[str, str]
         return None
 
 
-def _charts(ids: list[str], sel: pd.DataFrame, view: dict, best: dict[str, str], live: bool) -> None:
+def _charts(ids: list[str], sel: pd.DataFrame, view: dict, best: dict[str, str], live: bool) -> tuple:
+    """Draws the charts; (figures, the slot under them for the export button, its note)."""
     metrics = view["metrics"]
     curves = ui.curves(ids, metrics, step_range=view["steps"], live=live)
     totals = curves.attrs.get("total_points", {})
@@ -137,7 +139,11 @@ def _charts(ids: list[str], sel: pd.DataFrame, view: dict, best: dict[str, str],
                 st.caption(note)
             if view["x"] == "epoch" and not part.empty and part["epoch"].isna().all():
                 st.caption("These runs logged no `epoch` metric: switch the x axis to step.")
-    share.export_ui(figs, "Runboard: compare runs", "cmp_export", note="Runs: " + ", ".join(labels[r] for r in ids))
+    note, slot = "Runs: " + ", ".join(labels[r] for r in ids), st.container()
+    if live:  # redrawn every few seconds: the charts only
+        with slot:
+            share.export_ui(figs, EXPORT_TITLE, "cmp_export", note=note)
+    return figs, slot, note
 
 
 def _live_charts(ids, sel, view, best) -> None:
@@ -152,18 +158,21 @@ def _live_charts(ids, sel, view, best) -> None:
     live()
 
 
-def _answers_ui(sel: pd.DataFrame, view: dict, keys: list[str]) -> dict:
-    """Group tests (when grouped) and param importance; their choices for the URL."""
+def _answers_ui(sel: pd.DataFrame, view: dict, keys: list[str]) -> tuple[dict, dict]:
+    """Group tests (when grouped) and param importance: (their choices for the URL, what the HTML
+    export adds)."""
+    tables = []
     with st.expander("Answers: better beyond noise? which params matter?", expanded=bool(view["groups"])):
         metrics = [m for m in view["metrics"] if m != "epoch"]
         sig = answers.summary_ui("cmp_sig", keys)
         if view["groups"] and metrics:
-            answers.significance_ui(sel, view["groups"], metrics, sig)
+            tables = answers.significance_ui(sel, view["groups"], metrics, sig)
         else:
             st.caption("Group the runs (e.g. re-runs over seeds) to test whether one group beats another.")
-        imetric = answers.importance_ui(sel, metrics or keys, sig, "cmp_imetric")
+        imetric, fig = answers.importance_ui(sel, metrics or keys, sig, "cmp_imetric")
     default = next(iter(answers.importance_metrics(sel, metrics or keys)), None)
-    return {**answers.url_choice(sig), "imetric": None if imetric == default else imetric}
+    urls = {**answers.url_choice(sig), "imetric": None if imetric == default else imetric}
+    return urls, {"tables": tables, "answer_figures": [fig] if fig is not None else []}
 
 
 def main() -> None:
@@ -186,11 +195,12 @@ def main() -> None:
     view = _controls(sel, ids, keys)
     view["groups"] = _groups(sel, ids, view["group"])
     best = summaries.best_runs(sel, view["metrics"])
+    drawn = None
     if view["metrics"]:
         if (sel["status"] == "RUNNING").any():
             _live_charts(ids, sel, view, best)
         else:
-            _charts(ids, sel, view, best, live=False)
+            drawn = _charts(ids, sel, view, best, live=False)
     elif keys:
         st.info("Pick one or more metrics to chart.")
     with st.expander("Best run per metric and parameters", expanded=True):
@@ -201,7 +211,11 @@ def main() -> None:
         st.dataframe(short_params(diff, diff.columns), width="stretch")
     with st.expander("Parameters vs metrics"):
         explored = explore_ui(sel, keys)
-    answered = _answers_ui(sel, view, keys)
+    answered, exported = _answers_ui(sel, view, keys)
+    if drawn is not None:  # the export button under the charts, with the answers in the file
+        figs, slot, note = drawn
+        with slot:
+            share.export_ui(figs, EXPORT_TITLE, "cmp_export", note=note, **exported)
     # Written last, once every widget has been drawn (and its value checked).
     ui.write_url(PREFIX, replace(state, runs=tuple(ids), metrics=tuple(view["metrics"]), x=view["x"],
                                  smooth=round(float(view["smooth"]), 2), logy=bool(view["logy"]),

@@ -130,7 +130,7 @@ def _importance(shown: pd.DataFrame, metrics: list[str]) -> dict:
     """Which params matter for the filtered runs (issue 17); its choices for the URL."""
     with st.expander(f"Which params matter? ({len(shown)} filtered runs)"):
         sig = answers.summary_ui("runs_sig", metrics)
-        imetric = answers.importance_ui(shown, metrics, sig, "runs_imetric")
+        imetric, _ = answers.importance_ui(shown, metrics, sig, "runs_imetric")
     default = next(iter(answers.importance_metrics(shown, metrics)), None)
     return {**answers.url_choice(sig), "imetric": None if imetric == default else imetric}
 
