@@ -14,7 +14,7 @@ from trainers.run_tags import SPEC
 
 PREFIX = "runs"
 SHOW = {"last": "Last", "min": "Min", "max": "Max", "best": "At best epoch of…"}
-KEYS = ("runs_exp", "runs_q", "runs_cols", "runs_show", "runs_best", "runs_sort", "runs_desc", "runs_sig", "runs_imetric")
+KEYS = ("runs_exp", "runs_q", "runs_cols", "runs_show", "runs_best", "runs_sort", "runs_desc")
 DEFAULT_SORT = "start_time"
 SPEC_COL = f"tags.{SPEC}"  # set on runs launched by Runboard
 
