@@ -127,3 +127,14 @@ def test_the_run_page_says_the_flag_and_marks_the_curve_at_its_step(sqlite_store
     assert [(m["meta"]["flag"], list(m["x"])) for m in marks] == [("spike", [120])]
     assert marks[0]["y"][0] == pytest.approx(3.0)
     st.cache_data.clear()
+
+
+def test_a_store_the_dashboard_cannot_write_keeps_the_cache_in_memory(sqlite_store, monkeypatch):
+    monkeypatch.setattr(health_store, "_writer", lambda uri: None)  # as a read-only database user
+    monkeypatch.setattr(health_store, "_memo", {})
+    write_plain()
+    assert health_by_name(data.runs()) == EXPECTED
+    computed = []
+    real = health_store._compute
+    monkeypatch.setattr(health_store, "_compute", lambda uri, keys: computed.append(keys) or real(uri, keys))
+    assert health_by_name(data.runs()) == EXPECTED and computed == [[]]

@@ -158,6 +158,8 @@ def _store(uri: str, found: dict[tuple[str, str], tuple[Watermark, H.CurveHealth
 
 def _compute(uri: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], H.CurveHealth]:
     """Health of these curves from ``metrics``: losses whole, other curves by their first NaN/inf."""
+    if not keys:
+        return {}
     losses = [k for k in keys if H.is_loss(k[1])]
     others = [k for k in keys if not H.is_loss(k[1])]
     out = {k: H.curve_health(steps, values) for k, (steps, values) in zip(losses, _loss_points(uri, losses))}
