@@ -55,3 +55,16 @@ def test_no_run_tag_literal_lives_outside_the_vocabulary():
                       if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs
                       and tag.search(node.value)]
     assert found == []
+
+
+def test_stalled_counts_the_newest_sign_of_life():
+    from trainers import progress as P
+    from trainers import run_tags as T
+
+    now, limit = 10_000.0, T.stale_after_s()
+    old = now - limit - 1
+    assert P.stalled({}, None, old, now)  # nothing since its start
+    assert not P.stalled({}, now - 1, old, now)  # a fresh point (a plain-MLflow run)
+    assert not P.stalled({T.HEARTBEAT: str(now - 1)}, old, old, now)
+    assert not P.stalled({T.CLAIMED: str(now - 1)}, None, old, now)  # just claimed after a long queue
+    assert P.stalled({T.HEARTBEAT: str(old)}, old, now, now)  # a recent start does not hide a dead trainer

@@ -72,8 +72,9 @@ def read(tags: dict, started_s: float | None, now: float) -> Progress:
 
 
 def stalled(tags: dict, last_point_s: float | None, started_s: float | None, now: float) -> bool:
-    """A RUNNING run that stopped moving: no heartbeat and no new point (plain-MLflow runs send no
-    heartbeat) — or, with neither yet, since its start — for longer than the reaper's staleness limit."""
-    signs = [t for t in (_number(tags, T.HEARTBEAT), last_point_s) if t is not None]
+    """A RUNNING run that stopped moving: no heartbeat, no new point (plain-MLflow runs send no
+    heartbeat) and no claim by the worker (a launch that waited in the queue has an old start) —
+    or, with none of these, since its start — for longer than the reaper's staleness limit."""
+    signs = [t for t in (_number(tags, T.HEARTBEAT), _number(tags, T.CLAIMED), last_point_s) if t is not None]
     last = max(signs) if signs else started_s
     return last is not None and now - last > T.stale_after_s()

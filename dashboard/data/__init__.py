@@ -14,7 +14,7 @@ from dashboard.data import artifacts as _artifacts
 from dashboard.analysis import health as _health
 from dashboard.data import curves_sql, health_store, rest, runs_sql
 from trainers import tracking
-from trainers.run_tags import HEARTBEAT
+from trainers.run_tags import CLAIMED, HEARTBEAT
 
 
 def _resolve(uri: str | None) -> tuple[str, bool]:
@@ -56,7 +56,7 @@ def run_health(one: dict, uri: str | None = None) -> list[_health.Flag]:
     if not sql:
         return []
     row = {"run_id": one["run_id"], "status": one["status"], "start_time": one["start_time"],
-           f"tags.{HEARTBEAT}": one["tags"].get(HEARTBEAT)}
+           **{f"tags.{t}": one["tags"].get(t) for t in (HEARTBEAT, CLAIMED)}}
     return health_store.flags(uri, pd.DataFrame([row]))[one["run_id"]]
 
 

@@ -89,8 +89,7 @@ def flags(uri: str, runs: pd.DataFrame, now: float | None = None) -> dict[str, l
 def _stalled(row: dict, newest_ms: int | None, now: float) -> bool:
     if row.get("status") != "RUNNING":
         return False
-    beat = row.get(f"tags.{T.HEARTBEAT}")
-    tags = {T.HEARTBEAT: beat} if isinstance(beat, str) else {}
+    tags = {t: row.get(f"tags.{t}") for t in (T.HEARTBEAT, T.CLAIMED) if isinstance(row.get(f"tags.{t}"), str)}
     started = row.get("start_time")
     started_s = started.timestamp() if isinstance(started, pd.Timestamp) else None
     return progress.stalled(tags, None if newest_ms is None else newest_ms / 1000.0, started_s, now)
