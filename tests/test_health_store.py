@@ -138,3 +138,14 @@ def test_a_store_the_dashboard_cannot_write_keeps_the_cache_in_memory(sqlite_sto
     real = health_store._compute
     monkeypatch.setattr(health_store, "_compute", lambda uri, keys: computed.append(keys) or real(uri, keys))
     assert health_by_name(data.runs()) == EXPECTED and computed == [[]]
+
+
+def test_flags_cached_by_older_rules_are_computed_again(sqlite_store, monkeypatch):
+    write_plain()
+    data.runs()
+    monkeypatch.setattr(health_store.H, "VERSION", health_store.H.VERSION + 1)
+    computed = []
+    real = health_store._compute
+    monkeypatch.setattr(health_store, "_compute", lambda uri, keys: computed.append(keys) or real(uri, keys))
+    assert health_by_name(data.runs()) == EXPECTED
+    assert len(computed[0]) == sum(len(curves) for _, curves, _ in shapes().values())  # every curve

@@ -23,6 +23,7 @@ import numpy as np
 from trainers.metrics import higher_is_better
 
 FLAGS = ("nan", "spike", "stalled", "diverging", "overfitting")  # display and filter order
+VERSION = 1  # of the rules below: bump it when one changes, and flags cached by older ones are redone
 SPIKE_Z = 6.0  # robust z of a jump (of the log, for a positive loss): no false spike over 30 × 10^4
 # steps of Gaussian, log-normal or chi-square noise; heavy-tailed noise's outliers do count
 SPIKE_REL = 0.05  # ... and the jump is at least 5 % of the curve's typical level

@@ -34,11 +34,11 @@ CHUNK = 500  # run ids per IN (…) list
 ARROW_CURVES = 64  # curves per reader-process request (~64 × 10^4 points × 40 B)
 DDL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
     run_uuid VARCHAR(32) NOT NULL, key VARCHAR(250) NOT NULL, last_step BIGINT NOT NULL, last_ts BIGINT NOT NULL,
-    nan_step BIGINT, spike_step BIGINT, trend DOUBLE PRECISION NOT NULL, tail_step BIGINT,
+    nan_step BIGINT, spike_step BIGINT, trend DOUBLE PRECISION NOT NULL, tail_step BIGINT, version INTEGER NOT NULL,
     PRIMARY KEY (run_uuid, key))"""
 WATERMARKS = "SELECT run_uuid, key, step, timestamp FROM latest_metrics WHERE run_uuid IN :runs"
 CACHED = f"""SELECT run_uuid, key, last_step, last_ts, nan_step, spike_step, trend, tail_step FROM {TABLE}
-WHERE run_uuid IN :runs"""
+WHERE run_uuid IN :runs AND version = :version"""
 # ``{idx}`` pins MLflow's (run_uuid, key, step) index on SQLite (see curves_sql: without statistics
 # its planner preferred the primary key, a scan of the key across every run).
 SQLITE_INDEX = " INDEXED BY index_metrics_run_uuid_key_step"
@@ -49,11 +49,11 @@ ARROW_SCHEMA = [("curve", "int64"), ("step", "int64"), ("value", "float64"), ("i
 FIRST_BAD = """SELECT MIN(step) FROM metrics{idx} WHERE run_uuid = :run AND key = :key
 AND (is_nan = :yes OR value >= :big OR value <= :small)"""
 DELETE = f"DELETE FROM {TABLE} WHERE run_uuid = :run AND key = :key"
-INSERT = f"""INSERT INTO {TABLE} (run_uuid, key, last_step, last_ts, nan_step, spike_step, trend, tail_step)
-VALUES (:run, :key, :last_step, :last_ts, :nan_step, :spike_step, :trend, :tail_step)"""
+INSERT = f"""INSERT INTO {TABLE} (run_uuid, key, last_step, last_ts, nan_step, spike_step, trend, tail_step, version)
+VALUES (:run, :key, :last_step, :last_ts, :nan_step, :spike_step, :trend, :tail_step, :version)"""
 
 Watermark = tuple[int, int]  # (last step, its timestamp ms)
-_memo: dict[tuple[str, str, str], tuple[Watermark, H.CurveHealth]] = {}  # read-only stores
+_memo: dict[tuple[str, str, str], tuple[Watermark, H.CurveHealth]] = {}  # read-only stores (this process's rules)
 
 
 def curves(uri: str, run_ids, marks: dict | None = None) -> dict[tuple[str, str], H.CurveHealth]:
@@ -130,7 +130,8 @@ def _cached(uri: str, run_ids: list[str]) -> dict[tuple[str, str], tuple[Waterma
         return {(run, key): v for (u, run, key), v in _memo.items() if u == uri and run in wanted}
     out = {}
     for chunk in _chunks(run_ids):
-        for run, key, step, ts, nan, spike, trend, tail in db.fetch(uri, CACHED, {"runs": chunk}, ("runs",)):
+        for run, key, step, ts, nan, spike, trend, tail in db.fetch(uri, CACHED, {"runs": chunk, "version": H.VERSION},
+                                                                    ("runs",)):
             out[(run, key)] = ((int(step), int(ts)), H.CurveHealth(_int(nan), _int(spike), float(trend), _int(tail)))
     return out
 
@@ -143,7 +144,7 @@ def _store(uri: str, found: dict[tuple[str, str], tuple[Watermark, H.CurveHealth
     eng = _writer(uri)
     if eng is not None:
         rows = [{"run": run, "key": key, "last_step": m[0], "last_ts": m[1], "nan_step": h.nan_step,
-                 "spike_step": h.spike_step, "trend": float(h.trend), "tail_step": h.tail_step}
+                 "spike_step": h.spike_step, "trend": float(h.trend), "tail_step": h.tail_step, "version": H.VERSION}
                 for (run, key), (m, h) in found.items()]
         try:
             with eng.begin() as conn:
