@@ -71,6 +71,7 @@ SWEEP_KIND = "runboard.sweep.kind"  # grid | random | optuna, on parent and tria
 SWEEP_TRIAL = "runboard.sweep.trial"  # the trial's number, on a trial
 SWEEP_BEST = "runboard.sweep.best_"  # prefix: best trial's facts on the parent
 SWEEP_FINISHED_TRIALS = "runboard.sweep.finished_trials"
+SWEEP_PRUNE = "runboard.sweep.prune"  # on a trial: the early-stopping rule its trainer applies (trainers.pruning)
 
 # How long a RUNNING run may go without a heartbeat before the reaper (and every page) calls it dead.
 STALE_AFTER_S_DEFAULT = 600.0
