@@ -7,12 +7,12 @@ import math
 
 import pytest
 import tiny_family  # noqa: F401 - registers "tiny"
-from launch_util import runtime_in_tmp  # noqa: F401 - autouse fixture
+from launch_util import check_pruned_sweep, runtime_in_tmp  # noqa: F401 - autouse fixture
 
 from experiments import queue, store as run_store, sweeps
 from trainers import pruning, tracking
 from trainers.config import ConfigError
-from trainers.run_record import stored_spec
+from trainers.run_record import TERMINAL, stored_spec
 from trainers.spec import spec_from_json
 from trainers.train import train
 
@@ -121,3 +121,44 @@ def test_a_trial_better_than_the_median_trains_to_the_end(sqlite_store):
     result = train(spec_from_json(stored_spec(tracking.client(), kids[2])), kids[2])
     assert result.status == "FINISHED", result.error
     assert len(tracking.client().get_metric_history(kids[2], "val/loss")) == 3
+
+
+def _run_in_process(parent_id: str, limit: int = 100) -> None:
+    """What the worker does, in this process and one trial at a time: advance the sweep, train
+    what it queued, until the sweep ends."""
+    client = tracking.client()
+    for _ in range(limit):
+        parent = client.get_run(parent_id)
+        if parent.info.status in TERMINAL:
+            return
+        sweeps.advance(parent)
+        for kid in queue.children(parent_id, tracking.experiment_id()):
+            if kid.info.status == "SCHEDULED":
+                train(spec_from_json(stored_spec(client, kid.info.run_id)), kid.info.run_id)
+    raise AssertionError(f"the sweep did not end in {limit} rounds")
+
+
+@pytest.fixture
+def fast_trials(monkeypatch):
+    """Trials in this process write their points from a thread, not a writer process each."""
+    monkeypatch.setenv("RUNBOARD_LOG_WRITER", "thread")
+
+
+def test_optuna_sweep_of_12_with_pruning_in_process_spends_fewer_steps_and_finds_the_best(sqlite_store, fast_trials):
+    """Acceptance (issue 17), fast: the real Optuna asks and real trainers of the worker test
+    (test_launch_sweeps, marked slow), without 12 trainer processes, on 64 samples (8 steps an epoch)."""
+    space = {"lr": {"low": 1e-5, "high": 0.1, "log": True}}
+    parent_id = sweeps.create("optuna", "tiny", {"max_epochs": 4, "n_samples": 64}, space, budget=12, parallelism=2, seed=5,
+                              prune={"rule": "median", "warmup_trials": 2, "min_epochs": 1})
+    _run_in_process(parent_id)
+    check_pruned_sweep(parent_id, 12)
+    best = tracking.client().get_run(tracking.client().get_run(parent_id).data.tags["runboard.sweep.best_run_id"])
+    assert best.data.metrics["val/loss"] < 1e-3
+
+
+def test_a_grid_sweep_prunes_with_asha_too(sqlite_store, fast_trials):
+    lrs = [0.05, 1e-5, 0.02, 1e-4, 2e-5, 0.03]
+    parent_id = sweeps.create("grid", "tiny", {"max_epochs": 3, "n_samples": 64}, {"lr": lrs}, budget=6, parallelism=1,
+                              prune={"rule": "asha", "min_epochs": 1, "eta": 2})
+    _run_in_process(parent_id)
+    check_pruned_sweep(parent_id, 6)
