@@ -93,7 +93,8 @@ def check_pruned_sweep(parent_id: str, trials: int, explain=lambda: "") -> tuple
     """Acceptance of a finished sweep with early stopping (issue 17): every trial FINISHED or
     pruned (KILLED, ``pruned at epoch N``, its N validation points kept), some pruned, the best
     FINISHED trial picked, and no pruned trial better than the best at the epoch it stopped.
-    Returns (steps run, steps the same trials run to the end would take)."""
+    Returns (steps run, steps the same trials run to the end would take: without pruning every
+    trial runs all its epochs, so that is what the sweep would run whichever trials it picked)."""
     from experiments import queue
     from trainers import pruning
 

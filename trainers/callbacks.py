@@ -119,8 +119,8 @@ class SweepPruning(pl.Callback):
 
     def on_validation_end(self, trainer, pl_module):
         value = trainer.callback_metrics.get(self.metric)
-        if trainer.sanity_checking or value is None or self.stop.requested:
-            return
+        if trainer.sanity_checking or value is None or self.stop.requested or trainer.world_size > 1:
+            return  # DDP: the child ranks (no store) could not follow rank zero's stop; they train on
         epoch = trainer.current_epoch + 1
         try:
             prune = pruning.should_prune(self.rule, self.direction, float(value), epoch, self._siblings())

@@ -7,10 +7,13 @@ per-epoch objective from the store (the other trials of its parent, ``mlflow.par
 finished sibling's curve is read once) and asks :func:`should_prune`. A pruned trial stops after
 that epoch and ends ``KILLED`` with ``runboard.error`` = ``pruned at epoch N``, its points kept.
 No worker round trip, so the stop is exact to the epoch and works the same for a Ray trial.
+Not under DDP (several devices): its child ranks never read the store, so they could not follow
+rank zero's stop; such a trial trains to the end.
 
 The rule comes from the sweep's definition (``experiments.sweeps.create(prune=...)``, validated
 once by :func:`parse`) and reaches each trial as its ``runboard.sweep.prune`` tag. Epoch ``k`` of
-a curve is its ``k``-th validation point (validation runs once per epoch). Rules, as Optuna's:
+a curve is its ``k``-th point, so the objective is a metric logged once per validation epoch
+(``val/loss``, ``val/acc``; validation runs every epoch). Rules, as Optuna's:
 
 - ``median`` (``optuna.pruners.MedianPruner``): from epoch ``min_epochs`` on, once
   ``warmup_trials`` trials FINISHED, stop a trial whose value at epoch k is worse than the median
