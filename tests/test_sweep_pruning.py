@@ -152,6 +152,11 @@ def test_optuna_sweep_of_12_with_pruning_in_process_spends_fewer_steps_and_finds
                               prune={"rule": "median", "warmup_trials": 2, "min_epochs": 1})
     _run_in_process(parent_id)
     check_pruned_sweep(parent_id, 12)
+    from optuna.trial import TrialState
+
+    kids = queue.children(parent_id, tracking.experiment_id())
+    states = {sweeps._state(k, sweeps._value(k, "val/loss"), "val/loss")[0] for k in kids}
+    assert states == {TrialState.COMPLETE, TrialState.PRUNED}  # what the sampler was told of each trial
     best = tracking.client().get_run(tracking.client().get_run(parent_id).data.tags["runboard.sweep.best_run_id"])
     assert best.data.metrics["val/loss"] < 1e-3
 
