@@ -28,11 +28,10 @@ Grid and random sweeps use the same rules. Pure: no store, no torch.
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from trainers.config import ConfigError
 
@@ -46,9 +45,6 @@ class PruneRule:
     warmup_trials: int = 3  # median: finished trials needed before anything is pruned
     min_epochs: int = 1  # no trial is pruned before this epoch (asha: the first rung)
     eta: int = 3  # asha: one in eta trials goes on at each rung
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
 
 
 def parse(raw: Mapping | None) -> PruneRule | None:
@@ -68,10 +64,6 @@ def parse(raw: Mapping | None) -> PruneRule | None:
             raise ConfigError(f"prune: {key} is a whole number from {low} to {high} (got {value!r})", field="prune")
         out[key] = value
     return PruneRule(**out)
-
-
-def from_json(text: str) -> PruneRule:
-    return PruneRule(**json.loads(text))
 
 
 def reason(epoch: int) -> str:

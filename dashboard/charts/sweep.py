@@ -62,15 +62,17 @@ def trials_table(children: pd.DataFrame, fields: Sequence[str], metric: str) -> 
 
 def pruning_savings(trials: pd.DataFrame) -> dict | None:
     """What early stopping saved over the trials that ended: ``{"pruned", "ended", "steps",
-    "max_steps", "epochs", "max_epochs", "saved"}`` (``saved``: the fraction of the steps budget,
-    a full run per trial, not spent); None before any ended trial reported its budget."""
+    "max_steps", "epochs", "max_epochs", "saved"}`` (``saved``: the steps pruned trials did not run,
+    as a fraction of the budget, a full run per trial — a trial that failed early saved nothing);
+    None before any ended trial reported its budget."""
     done = trials[trials["status"].isin(["FINISHED", "FAILED", "KILLED"]) & (trials["max_steps"] > 0)]
     if done.empty:
         return None
-    steps, budget = float(done["steps"].fillna(0).sum()), float(done["max_steps"].sum())
-    return {"pruned": int(done[PRUNED_AT].notna().sum()), "ended": len(done), "steps": int(steps), "max_steps": int(budget),
+    pruned = done[done[PRUNED_AT].notna()]
+    budget = float(done["max_steps"].sum())
+    return {"pruned": len(pruned), "ended": len(done), "steps": int(done["steps"].fillna(0).sum()), "max_steps": int(budget),
             "epochs": int(done["epochs"].fillna(0).sum()), "max_epochs": int(done["max_epochs"].fillna(0).sum()),
-            "saved": 1.0 - steps / budget}
+            "saved": float((pruned["max_steps"] - pruned["steps"].fillna(0)).sum()) / budget}
 
 
 def _numbers_if_all(values: pd.Series) -> pd.Series:
