@@ -84,6 +84,10 @@ RESUME_REQUESTED = "runboard.resume_requested"  # launch side: the queued run co
 RUN_ID_ENV = "RUNBOARD_RUN_ID"  # env var, not a tag: the run a queue-launched script's logger attaches to
 SCRIPT = "runboard.script"  # launch side: the user's script as JSON argv, for the local executor
 
+# --- saved views (dashboard; EXPERIMENT tags, shared by everyone who reads the store) -------------
+VIEW = "runboard.view."  # prefix: + the view's name -> the Runs page's URL state as a query string
+DEFAULT_VIEW = "runboard.default_view"  # the name of the view the Runs page opens the experiment with
+
 
 def stale_after_s() -> float:
     """The reaper's limit (``RUNBOARD_STALE_S``), which the pages use too: one threshold everywhere."""
