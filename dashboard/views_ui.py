@@ -40,7 +40,8 @@ def _find(every_view: list[View], name: str, exp: str | None) -> View | None:
 
 def to_open(exps: pd.DataFrame) -> dict[str, str] | None:
     """The URL params to open instead of the current ones, if any: a view a button asked for, the
-    view a link names (``view=…``), or on a first visit the default view of the experiment shown."""
+    view a link names (``view=…``), or the default view of the experiment shown on a first visit or
+    when the user picks another experiment."""
     if (asked := st.session_state.pop(PENDING, None)) is not None:
         return asked
     params = {k: st.query_params[k] for k in st.query_params}
@@ -50,11 +51,17 @@ def to_open(exps: pd.DataFrame) -> dict[str, str] | None:
             ui.notice(f"Link: no saved view is named {params['view'][:60]}; showing the link's other settings.")
             return {k: v for k, v in params.items() if k != "view"}
         return {**view.params, "exp": params.get("exp") or view.experiment_id}
-    if params or st.session_state.get("runs_url") or st.session_state.get("runs_defaulted"):
+    picked, last = st.session_state.get("runs_exp"), st.session_state.get("runs_url")
+    if params and params == last and picked and picked != params.get("exp"):
+        return _default_of(picked)  # the user just picked another experiment: its default view
+    if params or last or st.session_state.get("runs_defaulted"):
         return None
     st.session_state.runs_defaulted = True  # once a session: later bare visits keep the last view
     with_runs = exps[exps.get("n_runs", pd.Series(1, index=exps.index)) > 0]
-    exp = (with_runs if not with_runs.empty else exps)["experiment_id"].iloc[-1]
+    return _default_of((with_runs if not with_runs.empty else exps)["experiment_id"].iloc[-1])
+
+
+def _default_of(exp: str) -> dict[str, str] | None:
     view = next((v for v in every() if v.experiment_id == exp and v.default), None)
     return None if view is None else {**view.params, "exp": exp}
 

@@ -70,6 +70,15 @@ def test_a_link_naming_a_view_opens_it_and_a_view_opens_in_another_experiment(tw
     assert list(at.dataframe[0].value["metrics.val/acc"]) == [0.9, 0.8, 0.7]  # the view's sort
 
 
+def test_picking_another_experiment_opens_its_default_view(two_exps):
+    views.save(two_exps["ids"]["three"], "mlp only", {"q": MLP}, default=True)
+    at = open_page("runs", exp=two_exps["ids"]["other"])
+    assert at.text_input(key="runs_q").value == ""  # "other" has no default view
+    at.selectbox(key="runs_exp").select(two_exps["ids"]["three"]).run()
+    assert not at.exception and at.text_input(key="runs_q").value == MLP
+    assert shown_ids(at) == set(two_exps["three"]["mlp"])
+
+
 def test_open_from_the_picker_then_make_default_and_delete(two_exps):
     three = two_exps["ids"]["three"]
     views.save(three, "linreg", {"q": "family = linreg"})

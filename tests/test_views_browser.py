@@ -75,7 +75,7 @@ def test_a_view_saved_in_the_browser_is_the_default_in_a_fresh_session(app):
     page.get_by_text("Open this experiment with it").click()
     page.get_by_role("button", name="Save", exact=True).click()
     wait_for_rerun(page)
-    expect(page.get_by_text("Saved view")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text("Saved view “linreg only”.")).to_be_visible(timeout=WAIT_MS)
     context.close()
     saved = {v.name: v for v in views.every_view(uri)}
     assert saved["linreg only"].default and saved["linreg only"].params["q"] == "family = linreg"
