@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from trainers.metrics import PRIMARY, is_main
-from trainers.run_tags import FAMILY, RUN_NAME
+from trainers.run_tags import FAMILY, NAMESPACE, RUN_NAME
 
 MAX_DEFAULT_PARAMS = 10
 MAX_DEFAULT_METRICS = 8
@@ -19,7 +19,7 @@ INFO_COLUMNS = ("user", "end_time", "parent_run_id", "experiment_id", "run_id")
 LABELS = {"start_time": "Started", "end_time": "Ended", "run_name": "Run", "status": "Status",
           "duration_s": "Duration (s)", "queue_wait_s": "Queued (s)", "parent_run_id": "Parent run", "user": "User",
           "experiment_id": "Experiment", "run_id": "Run id"}
-_RUNBOARD_TAG = "tags." + FAMILY.split(".", 1)[0] + "."  # "tags.runboard.": shown without it
+_RUNBOARD_TAG = f"tags.{NAMESPACE}"
 
 
 def _present(frame: pd.DataFrame, col: str) -> bool:

@@ -96,9 +96,14 @@ def _blank_missing(table: pd.DataFrame) -> pd.DataFrame:
     """Text cells with no value read blank, not "None" (most params belong to one family only)."""
     out = table.copy()
     for col in out.columns:
-        if out[col].dtype == object:
-            out[col] = out[col].where(out[col].notna(), "")
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].astype(object).where(out[col].notna(), "")
     return out
+
+
+def _number(value) -> str:
+    """A metric cell: 4 significant digits (a Styler would print 6 decimals), blank when missing."""
+    return "" if pd.isna(value) else f"{value:.4g}"
 
 
 def _styled(table: pd.DataFrame, colours: dict[str, str] | None):
@@ -112,7 +117,8 @@ def _styled(table: pd.DataFrame, colours: dict[str, str] | None):
             return [f"color: {colours[r]}" if r in colours else "" for r in ids]
         return ["font-weight: bold" if i == best.get(col.name) else "" for i in range(len(col))]
 
-    return _blank_missing(short_params(table)).style.apply(style)
+    metrics = [c for c in table.columns if c.startswith("metrics.")]
+    return _blank_missing(short_params(table)).style.apply(style).format(_number, subset=metrics)
 
 
 def _best_row(values: pd.Series, metric: str) -> int | None:

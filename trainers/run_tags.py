@@ -29,6 +29,8 @@ SOURCE_NAME = MLFLOW_SOURCE_NAME
 SOURCE_TYPE = MLFLOW_SOURCE_TYPE
 GIT_COMMIT = MLFLOW_GIT_COMMIT
 
+NAMESPACE = "runboard."  # every Runboard tag name starts with it (pages show tags without it)
+
 # --- what a run is (written when it is created: by the queue, or by a trainer started by hand) ---
 FAMILY = "runboard.family"
 SPEC = "runboard.spec"  # the validated RunSpec as JSON: what the trainer trains
