@@ -9,7 +9,10 @@ import pytest
 import streamlit as st
 
 from app_util import figures, open_page
+import pandas as pd
+
 from dashboard.runs_columns import default_columns, main_metrics
+from dashboard.workspace import MAX_RUNS, colours, drawn
 from three_families import write_three_families
 from trainers.run_tags import FAMILY
 
@@ -106,3 +109,12 @@ def test_default_columns_follow_the_runs_given(three, sqlite_store):
     cols = default_columns(mlp, metrics)
     assert cols[:3] == ["metrics.val/acc", "metrics.train/loss", "metrics.val/loss"]
     assert "params.latent" not in cols and "params.lr" in cols and "params.seed" not in cols
+
+
+def test_the_workspace_draws_the_first_runs_by_the_sort_or_the_selected_ones_and_says_so():
+    table = pd.DataFrame({"run_id": [f"{i:032x}" for i in range(MAX_RUNS + 5)]})
+    ids, note = drawn(table, [])
+    assert ids == list(table["run_id"])[:MAX_RUNS] and f"first {MAX_RUNS} of {MAX_RUNS + 5}" in note
+    ids, note = drawn(table, list(table["run_id"])[3:5])
+    assert ids == list(table["run_id"])[3:5] and "2 selected" in note
+    assert len(set(colours(table).values())) > 10  # past ten runs the 48-colour cycle

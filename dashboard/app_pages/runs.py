@@ -177,7 +177,7 @@ def main() -> None:
     st.caption(f"{len(shown)} of {len(frame)} runs · select rows to compare them")
     selected = runs_table.table_ui(table, key="runs_table", colours=colour_of)
     _actions(selected, exp, table, exp_name, frame)
-    charts = _workspace(table, shown, selected, metrics)
+    charts = _workspace(table, shown, selected, metrics, colour_of)
     view = replace(state, exp=exp, q=q, cols=() if st.session_state.get("runs_cols_auto", True) else tuple(cols),
                    sort=None if sort == f"-{DEFAULT_SORT}" else sort, **charts)
     show = "best" if isinstance(how, tuple) else how
@@ -186,13 +186,14 @@ def main() -> None:
                                 "allp": "1" if st.session_state.get("runs_allp") else ""})
 
 
-def _workspace(table: pd.DataFrame, shown: pd.DataFrame, selected: list[str], metrics: list[str]) -> dict:
+def _workspace(table: pd.DataFrame, shown: pd.DataFrame, selected: list[str], metrics: list[str],
+               colour_of: dict[str, str]) -> dict:
     """The charts under the table; their choices as ViewState fields ({} when nothing is in view)."""
     if table.empty:
         return {}
     st.subheader("Workspace")
     main = main_metrics(shown, metrics)
-    view = workspace.workspace_ui(table, shown, selected, metrics, main, workspace.colours(table))
+    view = workspace.workspace_ui(table, shown, selected, metrics, main, colour_of)
     fields = chart_controls.view_fields(workspace.PREFIX, view)
     if st.session_state.get(f"{workspace.PREFIX}_metrics_auto", True):
         fields["metrics"] = ()  # the default: the main metrics of whatever runs are in view
