@@ -151,3 +151,14 @@ def test_a_launcher_may_save(team):
     at = signed_in(LAUNCHER, exp=team["ids"]["three"], q=MLP)
     save_view(at, "lena view")
     assert [(v.name, v.params) for v in views.every_view()] == [("lena view", {"q": MLP})]
+
+
+def test_views_round_trip_on_every_backend(store):
+    """Experiment tags on SQLite and PostgreSQL alike: save, default, delete, a teammate's read."""
+    eid = tracking.experiment_id("views", store)
+    views.save(eid, "a view", {"q": MLP, "exp": "ignored", "cols": "metrics.val/acc"}, default=True)
+    (view,) = views.every_view(store)
+    assert (view.name, view.default, view.params) == ("a view", True, {"q": MLP, "cols": "metrics.val/acc"})
+    views.delete(eid, "a view")
+    assert views.every_view(store) == []
+    views.delete(eid, "a view")  # a teammate deleted it first: still no error
