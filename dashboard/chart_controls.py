@@ -20,6 +20,7 @@ from dashboard.widgets import points_note, zoom_ui
 AUTO, NONE = "", "none"
 X_LABELS = {"step": "Step", "epoch": "Epoch", "relative": "Relative time", "wall": "Wall time"}
 BAND_LABELS = {"std": "mean ± std", "ci95": "mean ± 95 % CI"}
+LIVE_EVERY = "5s"
 KEYS = ("metrics", "x", "smooth", "logy", "group", "band", "lo", "hi")
 
 
@@ -135,3 +136,21 @@ def charts_ui(prefix: str, ids: list[str], sel: pd.DataFrame, view: dict, best: 
             if view["x"] == "epoch" and not part.empty and part["epoch"].isna().all():
                 st.caption("These runs logged no `epoch` metric: switch the x axis to step.")
     share.export_ui(figs, title, f"{prefix}_export", note="Runs: " + ", ".join(labels[r] for r in ids))
+
+
+def charts_or_live_ui(prefix: str, ids: list[str], sel: pd.DataFrame, view: dict, best: dict[str, str],
+                      title: str, colours: Mapping[str, str] | None = None) -> None:
+    """``charts_ui``; while one of the runs is RUNNING, in a fragment redrawn every LIVE_EVERY."""
+    if not (sel["status"] == "RUNNING").any():
+        charts_ui(prefix, ids, sel, view, best, False, title, colours)
+        return
+
+    @st.fragment(run_every=LIVE_EVERY)
+    def live() -> None:
+        statuses = ui.runs(None).set_index("run_id")["status"].reindex(ids)
+        if not (statuses == "RUNNING").any():
+            st.rerun()  # the last run ended: redraw the page once, without the timer
+        st.caption(f"Live: refreshing every {LIVE_EVERY} while a run is RUNNING.")
+        charts_ui(prefix, ids, sel, view, best, True, title, colours)
+
+    live()

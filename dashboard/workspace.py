@@ -46,6 +46,6 @@ def workspace_ui(table: pd.DataFrame, shown: pd.DataFrame, selected: list[str], 
         st.info("Pick one or more metrics to chart in the workspace settings.")
         return view
     best = summaries.best_runs(sel, view["metrics"])
-    chart_controls.charts_ui(PREFIX, ids, sel, view, best, live=False, title="Runboard: runs",
-                             colours=None if view["groups"] else colour_of)
+    chart_controls.charts_or_live_ui(PREFIX, ids, sel, view, best, "Runboard: runs",
+                                     colours=None if view["groups"] else colour_of)
     return view

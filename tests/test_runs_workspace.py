@@ -118,3 +118,17 @@ def test_the_workspace_draws_the_first_runs_by_the_sort_or_the_selected_ones_and
     ids, note = drawn(table, list(table["run_id"])[3:5])
     assert ids == list(table["run_id"])[3:5] and "2 selected" in note
     assert len(set(colours(table).values())) > 10  # past ten runs the 48-colour cycle
+
+
+def test_a_running_run_keeps_the_workspace_and_compare_live(three, sqlite_store):
+    from mlflow.entities import Metric
+
+    from trainers import tracking
+
+    client = tracking.client(sqlite_store)
+    rid = client.create_run(tracking.experiment_id("three", sqlite_store), run_name="live",
+                            tags={FAMILY: "mlp"}).info.run_id  # RUNNING until it ends
+    client.log_batch(rid, metrics=[Metric("val/acc", 0.5, 0, s) for s in range(3)])
+    for at in (open_page("runs", q="family = mlp"), open_page("compare", runs=rid, metrics="val/acc")):
+        assert any("Live: refreshing" in c.value for c in at.caption)
+        assert any(rid in lines(f) for f in figures(at))

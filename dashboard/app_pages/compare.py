@@ -14,7 +14,6 @@ from dashboard.viewstate import ViewState
 
 PREFIX = "cmp"
 KEYS = ("cmp_runs", *chart_controls.keys(PREFIX), "cmp_diff", "cmp_sig", "cmp_imetric")
-LIVE_EVERY = "5s"
 
 
 def _seed(state: ViewState, params: dict[str, str]) -> None:
@@ -48,22 +47,6 @@ def _runs_ui(every: pd.DataFrame, chosen: list[str], exp: str | None) -> list[st
     labels = ui.run_labels(pool)
     return st.multiselect("Runs", list(pool["run_id"]), key="cmp_runs", format_func=labels.get,
                           placeholder="Pick runs to compare")
-
-
-def _charts(ids, sel, view, best, live: bool) -> None:
-    chart_controls.charts_ui(PREFIX, ids, sel, view, best, live, "Runboard: compare runs")
-
-
-def _live_charts(ids, sel, view, best) -> None:
-    @st.fragment(run_every=LIVE_EVERY)
-    def live() -> None:
-        statuses = ui.runs(None).set_index("run_id")["status"].reindex(ids)
-        if not (statuses == "RUNNING").any():
-            st.rerun()  # the last run ended: redraw the page once, without the timer
-        st.caption(f"Live: refreshing every {LIVE_EVERY} while a run is RUNNING.")
-        _charts(ids, sel, view, best, live=True)
-
-    live()
 
 
 def _answers_ui(sel: pd.DataFrame, view: dict, keys: list[str]) -> tuple[str, str | None]:
@@ -101,10 +84,7 @@ def main() -> None:
     view["groups"] = chart_controls.groups(sel, ids, view["group"])
     best = summaries.best_runs(sel, view["metrics"])
     if view["metrics"]:
-        if (sel["status"] == "RUNNING").any():
-            _live_charts(ids, sel, view, best)
-        else:
-            _charts(ids, sel, view, best, live=False)
+        chart_controls.charts_or_live_ui(PREFIX, ids, sel, view, best, "Runboard: compare runs")
     elif keys:
         st.info("Pick one or more metrics to chart.")
     with st.expander("Best run per metric and parameters", expanded=True):
