@@ -11,11 +11,13 @@ import streamlit as st
 from dashboard import ui
 from dashboard.charts._style import plain
 from dashboard.charts.sweep import (
+    PRUNED_AT,
     SCORED,
     TRIAL,
     best_trial,
     objective_column,
     objective_figure,
+    pruning_savings,
     sweep_parallel_figure,
     trials_table,
 )
@@ -53,6 +55,8 @@ def section(rid: str, experiment_id: str, sweep: Definition) -> None:
     if trials.empty:
         st.info("No trials yet: the queue worker creates them as the sweep advances.")
         return
+    if sweep.prune or trials[PRUNED_AT].notna().any():
+        _savings(trials, sweep.prune)
     best = best_trial(trials, sweep.metric, sweep.direction)
     if best is not None:
         ui.notice(f"Best so far: trial {best[TRIAL]} ({_name(best)}), {sweep.metric} = "
@@ -70,6 +74,20 @@ def section(rid: str, experiment_id: str, sweep: Definition) -> None:
         st.plotly_chart(fig, width="stretch", key="run_sweep_parallel", config={"displaylogo": False})
 
 
+def _savings(trials: pd.DataFrame, rule: str | None) -> None:
+    """How much compute early stopping saved: steps and epochs run against a full run per trial."""
+    saved = pruning_savings(trials)
+    label = f"Early stopping ({rule})" if rule else "Early stopping"
+    if saved is None:
+        st.caption(f"{label}: no trial has ended yet.")
+        return
+    c1, c2, c3 = st.columns(3)
+    c1.metric(label, f"{saved['pruned']} of {saved['ended']} pruned", help="Trials stopped early, of those that ended.")
+    c2.metric("Steps run", f"{saved['steps']:,} of {saved['max_steps']:,}",
+              help="Training steps the ended trials ran, against each running to the end.")
+    c3.metric("Compute saved", f"{saved['saved']:.0%}", help=f"Epochs run: {saved['epochs']:,} of {saved['max_epochs']:,}.")
+
+
 def _name(row: pd.Series) -> str:
     return row["run_name"] if isinstance(row["run_name"], str) and row["run_name"] else row["run_id"][:8]
 
@@ -78,17 +96,19 @@ def _table_ui(trials: pd.DataFrame, sweep: Definition) -> str | None:
     """The trials table with single-row selection; returns the selected trial's run id."""
     objective = objective_column(sweep.metric)
     fields = [f"params.{f}" for f in sweep.fields]
+    pruned = [PRUNED_AT] if trials[PRUNED_AT].notna().any() else []
     config = {
         TRIAL: st.column_config.NumberColumn("Trial", format="%d"),
         "run_name": st.column_config.TextColumn("Run"),
         "status": st.column_config.TextColumn("Status"),
         objective: st.column_config.NumberColumn(sweep.metric, format="%.4g"),
         "duration_s": st.column_config.NumberColumn("Duration (s)", format="%.0f"),
+        PRUNED_AT: st.column_config.NumberColumn("Pruned at epoch", format="%d"),
         **{c: _field_column(trials[c], c.removeprefix("params.")) for c in fields},
     }
     event = st.dataframe(trials, key="run_sweep_trials", on_select="rerun", selection_mode="single-row",
                          hide_index=True, column_config=config, width="stretch",
-                         column_order=[TRIAL, "run_name", "status", *fields, objective, "duration_s"])
+                         column_order=[TRIAL, "run_name", "status", *fields, objective, *pruned, "duration_s"])
     rows = [i for i in event.selection.rows if 0 <= i < len(trials)]
     return trials["run_id"].iloc[rows[0]] if rows else None
 

@@ -11,19 +11,13 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import summaries, ui
+from dashboard.runs_columns import LABELS, column_label, column_options, default_columns, ordered  # noqa: F401
 from dashboard.charts import parallel_figure, scatter_figure
 from dashboard.numbers import short_params
 from dashboard.viewstate import MAX_STEP
 from trainers.metrics import higher_is_better
-from trainers.run_tags import FAMILY, RUN_NAME
 
-MAX_DEFAULT_PARAMS = 10
-MAX_DEFAULT_METRICS = 8
 MAX_PARALLEL = 12  # parallel-coordinates axes picked automatically; more are unreadable
-INFO_COLUMNS = ("user", "end_time", "parent_run_id", "experiment_id", "run_id")
-LABELS = {"start_time": "Started", "end_time": "Ended", "run_name": "Run", "status": "Status",
-          "duration_s": "Duration (s)", "queue_wait_s": "Queued (s)", "parent_run_id": "Parent run", "user": "User",
-          "experiment_id": "Experiment", "run_id": "Run id"}
 # A cell starting with one of these is a formula to a spreadsheet ("CSV injection").
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
@@ -33,32 +27,6 @@ def metric_names(frame: pd.DataFrame) -> list[str]:
     cols = set(frame.columns)
     return sorted(c.removeprefix("metrics.") for c in cols
                   if c.startswith("metrics.") and f"{c}.min" in cols and f"{c}.max" in cols)
-
-
-def column_options(frame: pd.DataFrame, metrics: list[str]) -> list[str]:
-    params = sorted(c for c in frame.columns if c.startswith("params."))
-    tags = sorted(c for c in frame.columns if c.startswith("tags.") and c != f"tags.{RUN_NAME}")
-    info = [c for c in INFO_COLUMNS if c in frame.columns]
-    return [f"metrics.{m}" for m in metrics] + params + tags + info
-
-
-def default_columns(frame: pd.DataFrame, metrics: list[str]) -> list[str]:
-    """Params that vary first (they tell runs apart), then the metrics except the epoch counter."""
-    params = sorted(c for c in frame.columns if c.startswith("params."))
-    varying = [c for c in params if frame[c].nunique(dropna=False) > 1]
-    params = (varying + [c for c in params if c not in varying])[:MAX_DEFAULT_PARAMS]
-    shown = [f"metrics.{m}" for m in metrics if m != "epoch"][:MAX_DEFAULT_METRICS]
-    family = [f"tags.{FAMILY}"] if f"tags.{FAMILY}" in frame.columns else []
-    return family + params + shown
-
-
-def column_label(col: str) -> str:
-    if col in LABELS:
-        return LABELS[col]
-    for prefix in ("params.", "metrics."):
-        if col.startswith(prefix):
-            return col.removeprefix(prefix)
-    return col
 
 
 def _metric_label(col: str, how) -> str:
@@ -82,20 +50,21 @@ def _sort(table: pd.DataFrame, sort: str) -> pd.DataFrame:
 
 def build(frame: pd.DataFrame, cols: list[str], how, curves: pd.DataFrame | None,
           sort: str) -> pd.DataFrame:
-    """The table to draw: fixed columns, then ``cols``; metric columns per ``how``."""
-    out = pd.DataFrame({
-        "status": frame["status"], "run_name": frame["run_name"],
-        "start_time": frame["start_time"], "duration_s": frame["duration_s"],
-    }, index=frame.index)
-    if "queue_wait_s" in frame:
-        out["queue_wait_s"] = frame["queue_wait_s"]
-    if "health" in frame:  # issue 17's flags, drawn as badges (see ``table_ui``)
-        out.insert(1, "health", frame["health"])
-    for col in cols:
+    """The table to draw: name and status (and health when a run in view is flagged), then ``cols``
+    led by metrics and params, then times. Metric columns per ``how``; a time column no run in view has is left out."""
+    out = pd.DataFrame({"run_name": frame["run_name"], "status": frame["status"]}, index=frame.index)
+    if "health" in frame and frame["health"].fillna("").ne("").any():  # issue 17's flags, as badges
+        out["health"] = frame["health"]  # (see ``table_ui``); no column when every run in view is healthy
+    for col in ordered([c for c in cols if c.startswith(("metrics.", "params."))]):
         if col.startswith("metrics."):
-            values = summaries.metric_column(frame, curves, col, how).to_numpy()
-            out[col] = values
+            out[col] = summaries.metric_column(frame, curves, col, how).to_numpy()
         elif col in frame.columns:
+            out[col] = frame[col]
+    for col in ("start_time", "duration_s", "queue_wait_s"):
+        if col in frame and (frame[col].notna().any() or col == "start_time"):
+            out[col] = frame[col]
+    for col in cols:
+        if col not in out.columns and col in frame.columns:
             out[col] = frame[col]
     out["run_id"] = frame["run_id"]
     out = _sort(out, sort).reset_index(drop=True)
@@ -120,18 +89,59 @@ def _config(table: pd.DataFrame) -> dict:
         if col in config:
             continue
         if col.startswith("metrics."):
-            config[col] = st.column_config.NumberColumn(_metric_label(col, how))
+            better = "higher" if higher_is_better(col.removeprefix("metrics.")) else "lower"
+            config[col] = st.column_config.NumberColumn(
+                _metric_label(col, how), help=f"`{col}` ({better} is better; the best run's cell is bold)")
         else:
-            config[col] = st.column_config.Column(column_label(col))
+            config[col] = st.column_config.Column(column_label(col), help=f"`{col}`")
     return config
 
 
-def table_ui(table: pd.DataFrame, key: str) -> list[str]:
-    """The runs table with row selection; returns the selected run ids in table order."""
+def _blank_missing(table: pd.DataFrame) -> pd.DataFrame:
+    """Text cells with no value read blank, not "None" (most params belong to one family only)."""
+    out = table.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].astype(object).where(out[col].notna(), "")
+    return out
+
+
+def _number(value) -> str:
+    """A metric cell: 4 significant digits (a Styler would print 6 decimals), blank when missing."""
+    return "" if pd.isna(value) else f"{value:.4g}"
+
+
+def _styled(table: pd.DataFrame, colours: dict[str, str] | None):
+    """Per metric column the best cell bold (direction aware); run names in their chart colour."""
+    best = {col: _best_row(table[col], col.removeprefix("metrics."))
+            for col in table.columns if col.startswith("metrics.")}
+    ids = list(table["run_id"])
+
+    def style(col: pd.Series) -> list[str]:
+        if col.name == "run_name" and colours:
+            return [f"color: {colours[r]}" if r in colours else "" for r in ids]
+        return ["font-weight: bold" if i == best.get(col.name) else "" for i in range(len(col))]
+
+    metrics = [c for c in table.columns if c.startswith("metrics.")]
+    return _blank_missing(short_params(table)).style.apply(style).format(_number, subset=metrics)
+
+
+def _best_row(values: pd.Series, metric: str) -> int | None:
+    numbers = pd.to_numeric(values, errors="coerce").reset_index(drop=True)
+    finite = numbers[numbers.abs() != float("inf")].dropna()
+    if finite.nunique() < 2:
+        return None  # one value (or none): nothing to tell apart
+    return int(finite.idxmax() if higher_is_better(metric) else finite.idxmin())
+
+
+def table_ui(table: pd.DataFrame, key: str, colours: dict[str, str] | None = None) -> list[str]:
+    """The runs table with row selection; returns the selected run ids in table order.
+    ``colours``: run_id → the colour its line has in the workspace charts."""
     # The key follows the rows: a selection (row positions) must not outlive a new filter or sort.
     digest = hashlib.blake2s("".join(table["run_id"]).encode(), digest_size=6).hexdigest()
-    event = st.dataframe(_badges(short_params(table)), key=f"{key}_{digest}", on_select="rerun", selection_mode="multi-row",
-                         hide_index=True, column_config=_config(table), width="stretch")
+    event = st.dataframe(_styled(_badges(table), colours), key=f"{key}_{digest}", on_select="rerun",
+                         selection_mode="multi-row", hide_index=True, column_config=_config(table),
+                         width="stretch")
     rows = sorted(i for i in event.selection.rows if 0 <= i < len(table))
     return [table["run_id"].iloc[i] for i in rows]
 

@@ -7,6 +7,14 @@ after any restart: grid/random trials are a deterministic list (missing ones are
 under the same idempotency key), and Optuna's study is rebuilt from the finished trials before
 each ``ask``. Space: ``{"field": [choices...]}`` or ``{"field": {"low": a, "high": b, "log": bool,
 "num": n}}`` (``num``: grid points of a range; ints follow the field's type).
+
+Early stopping (``prune``, any kind): ``{"rule": "median" | "asha", "warmup_trials", "min_epochs",
+"eta"}``, validated once here by ``trainers.pruning.parse``. Each trial carries the rule, the
+objective and its direction in its ``runboard.sweep.prune`` tag, and its own trainer applies the
+rule at every validation epoch's end against its siblings' curves in the store
+(``trainers.callbacks.SweepPruning``; the module docstring of ``trainers.pruning`` says why the
+trial decides and not this driver). A pruned trial ends KILLED with ``pruned at epoch N``; Optuna
+counts it as a PRUNED trial, the best trial is picked among FINISHED ones only.
 """
 
 from __future__ import annotations
@@ -16,13 +24,13 @@ import json
 import math
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from mlflow.entities import Param
 
 from experiments import placement, queue, store
-from trainers import run_tags, tracking
+from trainers import pruning, run_tags, tracking
 from trainers.config import ConfigError
 from trainers.registry import get as get_family
 from trainers.run_record import FAMILY_TAG, SPEC_TAG, TERMINAL
@@ -119,6 +127,7 @@ class Definition:
     metric: str
     direction: str  # minimize | maximize
     budget: int
+    prune: str | None = None  # the early-stopping rule (median | asha), None when trials run to the end
 
 
 def definition(tags: Mapping[str, str]) -> Definition | None:
@@ -126,7 +135,7 @@ def definition(tags: Mapping[str, str]) -> Definition | None:
     try:
         cfg = json.loads(tags[SWEEP_TAG])
         return Definition(str(cfg["kind"]), tuple(cfg["space"]), str(cfg["metric"]), str(cfg["direction"]),
-                          int(cfg["budget"]))
+                          int(cfg["budget"]), (cfg.get("prune") or {}).get("rule"))
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -138,9 +147,10 @@ def parallelism(parent) -> int:
 def create(kind: str, family: str, base: dict[str, Any], space: dict[str, Any], *, budget: int, parallelism: int = 2,
            metric: str = "val/loss", direction: str = "minimize", experiment: str | None = None, name: str | None = None,
            launched_by: str | None = None, seed: int = 0, idempotency_key: str | None = None, uri: str | None = None,
-           resources: dict | None = None) -> str:
+           resources: dict | None = None, prune: dict | None = None) -> str:
     """Validate the whole sweep, create its parent run and queue its first trials; returns the parent id.
-    ``resources`` (``{"cpus", "gpus"}``) is every trial's request to the executor.
+    ``resources`` (``{"cpus", "gpus"}``) is every trial's request to the executor; ``prune`` the
+    early-stopping rule (see the module docstring), None for none.
     Raises ``ConfigError`` naming the field, with nothing created, for any invalid input."""
     if kind not in KINDS:
         raise ConfigError(f"kind: one of {', '.join(KINDS)} (got {kind!r})", field="kind")
@@ -153,6 +163,7 @@ def create(kind: str, family: str, base: dict[str, Any], space: dict[str, Any], 
     if not isinstance(metric, str) or not metric.strip():
         raise ConfigError("metric: name the metric to optimise", field="metric")
     request = placement.check_request(resources) if resources is not None else None
+    rule = pruning.parse(prune)
     base_spec = build_spec(family, base, experiment, name)
     values = base_spec.config.model_dump()
     dims = parse_space(family, space, values)
@@ -161,7 +172,7 @@ def create(kind: str, family: str, base: dict[str, Any], space: dict[str, Any], 
             build_spec(family, {**values, **point})
     cfg = {"kind": kind, "family": family, "base": values, "experiment": experiment, "name": name, "space": space,
            "budget": budget, "parallelism": parallelism, "metric": metric, "direction": direction, "seed": seed,
-           "launched_by": launched_by, "resources": request}
+           "launched_by": launched_by, "resources": request, "prune": asdict(rule) if rule else None}
     parent_id = _create_parent(cfg, base_spec, idempotency_key, uri)
     advance(tracking.client(uri).get_run(parent_id), uri)
     return parent_id
@@ -192,7 +203,16 @@ def _submit_trial(parent, cfg: dict, index: int, point: dict, uri: str | None) -
     spec = build_spec(cfg["family"], {**cfg["base"], **point}, cfg["experiment"], check_name(f"{label}-{index}", "name"))
     return queue.submit(spec, cfg["launched_by"], parent_run_id=parent.info.run_id,
                         idempotency_key=f"sweep-{parent.info.run_id}-{index}", uri=uri,
-                        extra_tags={queue.SWEEP_TRIAL: str(index), **placement.request_tags(cfg.get("resources"))})
+                        extra_tags={queue.SWEEP_TRIAL: str(index), **placement.request_tags(cfg.get("resources")),
+                                    **_prune_tag(cfg)})
+
+
+def _prune_tag(cfg: dict) -> dict[str, str]:
+    """What a trial's trainer needs to apply the sweep's early stopping (none: no tag)."""
+    if not cfg.get("prune"):
+        return {}
+    return {run_tags.SWEEP_PRUNE: json.dumps({"rule": cfg["prune"], "metric": cfg["metric"], "direction": cfg["direction"]},
+                                             sort_keys=True)}
 
 
 def _value(run, metric: str) -> float | None:
@@ -255,16 +275,28 @@ def _ask(cfg: dict, kids: list, n: int) -> list[dict]:
         params = json.loads(kid.data.tags[SPEC_TAG])["config"]
         point = {k: params[k] for k in dists}
         value = _value(kid, cfg["metric"])
-        if kid.info.status not in TERMINAL:
-            state = TrialState.RUNNING
-        else:
-            state = TrialState.COMPLETE if value is not None else TrialState.FAIL
+        state, steps = _state(kid, value, cfg["metric"])
         try:
             study.add_trial(create_trial(state=state, value=value if state == TrialState.COMPLETE else None,
-                                         params=point, distributions=dists))
+                                         params=point, distributions=dists, intermediate_values=steps))
         except ValueError:  # e.g. a value outside the space after an edit: the sampler skips it
             continue
     return [study.ask(dists).params for _ in range(n)]
+
+
+def _state(kid, value: float | None, metric: str):
+    """The Optuna state of a trial, and for a pruned one its last value at the epoch it stopped
+    (TPE ranks pruned trials by how far they got and how well they did there)."""
+    from optuna.trial import TrialState
+
+    if kid.info.status not in TERMINAL:
+        return TrialState.RUNNING, None
+    if value is not None:
+        return TrialState.COMPLETE, None
+    epoch, last = pruning.pruned_epoch(kid.data.tags.get(run_tags.ERROR)), kid.data.metrics.get(metric)
+    if kid.info.status == "KILLED" and epoch is not None and last is not None and math.isfinite(last):
+        return TrialState.PRUNED, {epoch: last}
+    return TrialState.FAIL, None
 
 
 def _finish(parent, cfg: dict, kids: list, uri: str | None) -> None:

@@ -87,3 +87,34 @@ def kill_trainers(uri=None) -> None:
                 os.killpg(int(pid), signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def check_pruned_sweep(parent_id: str, trials: int, explain=lambda: "") -> tuple[int, int]:
+    """Acceptance of a finished sweep with early stopping (issue 17): every trial FINISHED or
+    pruned (KILLED, ``pruned at epoch N``, its N validation points kept), some pruned, the best
+    FINISHED trial picked, and no pruned trial better than the best at the epoch it stopped.
+    Returns (steps run, steps the same trials run to the end would take: without pruning every
+    trial runs all its epochs, so that is what the sweep would run whichever trials it picked)."""
+    from experiments import queue
+    from trainers import pruning
+
+    client = tracking.client()
+    kids = queue.children(parent_id, tracking.experiment_id())
+    pruned = {k.info.run_id: e for k in kids if k.info.status == "KILLED"
+              and (e := pruning.pruned_epoch(k.data.tags.get(ERROR_TAG))) is not None}
+    finished = [k for k in kids if k.info.status == "FINISHED"]
+    assert len(kids) == trials and len(pruned) + len(finished) == trials, explain()
+    assert pruned, explain()
+    best = min(finished, key=lambda k: k.data.metrics["val/loss"])
+    assert client.get_run(parent_id).data.tags["runboard.sweep.best_run_id"] == best.info.run_id
+    best_curve = [m.value for m in sorted(client.get_metric_history(best.info.run_id, "val/loss"), key=lambda m: m.step)]
+    for run_id, epoch in pruned.items():
+        curve = client.get_metric_history(run_id, "val/loss")
+        assert len(curve) == epoch  # its points are kept, up to the epoch it was judged on
+        assert max(curve, key=lambda m: m.step).value > best_curve[epoch - 1]
+    run = sum(int(k.data.tags["runboard.progress.step"]) for k in kids)
+    full = sum(int(k.data.tags["runboard.progress.total_steps"]) for k in kids)
+    print(f"steps run with pruning: {run}; the same {trials} trials without pruning: {full}; "
+          f"{len(pruned)} trials pruned; best val/loss {best.data.metrics['val/loss']:.3g}")
+    assert run < full
+    return run, full

@@ -103,6 +103,26 @@ def test_a_grid_sweep_from_the_page_queues_a_parent_and_its_trials(store):
     assert {k.info.status for k in kids} == {"SCHEDULED"}
 
 
+
+def test_an_optuna_sweep_with_early_stopping_from_the_page_gives_every_trial_the_rule(sqlite_store):
+    import json
+
+    at = page(LAUNCH, family="tiny")
+    at.selectbox(key="launch_sweep_kind").set_value("optuna").run()
+    at.selectbox(key="launch_sweep_prune").set_value("asha").run()
+    at.number_input(key="launch_sweep_prune_eta").set_value(4).run()
+    at.multiselect(key="launch_sweep_fields").set_value(["lr"]).run()
+    at.text_input(key="launch_sweep_lr").input("1e-4..0.1")
+    at.button(key="launch_sweep_go").click().run()
+    assert not at.exception and not at.error
+    runs = all_runs()
+    [parent] = [r for r in runs if queue.SWEEP_KIND in r.data.tags]
+    rule = {"rule": "asha", "warmup_trials": 3, "min_epochs": 1, "eta": 4}
+    assert json.loads(parent.data.tags["runboard.sweep"])["prune"] == rule
+    kids = [r for r in runs if r.data.tags.get(queue.PARENT) == parent.info.run_id]
+    assert kids and all(json.loads(k.data.tags["runboard.sweep.prune"]) == {"rule": rule, "metric": "val/loss",
+                                                                            "direction": "minimize"} for k in kids)
+
 def test_activity_lists_the_queue_and_cancel_takes_a_run_off_it(store):
     run_id = queue.submit(build_spec("mlp", {}, run_name="waiting"))
     at = page(ACTIVITY)

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 import tiny_family  # noqa: F401 - registers "tiny"
-from launch_util import all_runs, describe_runs, kill_trainers, set_launch_env, wait_until, runtime_in_tmp  # noqa: F401 - autouse fixture
+from launch_util import all_runs, check_pruned_sweep, describe_runs, kill_trainers, set_launch_env, wait_until, runtime_in_tmp  # noqa: F401 - autouse fixture
 
 from experiments import queue, sweeps
 from experiments.worker import start_in_thread
@@ -39,6 +39,7 @@ def test_random_plan_is_seeded_log_uniform_and_within_bounds():
     ({"space": {"lr": [0.1, 0.2], "hidden": [8, 16]}, "budget": 3}, "budget"),
     ({"space": {"lr": [0.1]}, "parallelism": 0}, "parallelism"),
     ({"space": {"lr": [0.1]}, "kind": "bayes"}, "kind"),
+    ({"space": {"lr": [0.1]}, "prune": {"rule": "hyperband!"}}, "prune"),
 ])
 def test_an_invalid_sweep_creates_no_run(kwargs, field, sqlite_store):
     args = {"kind": "grid", "budget": 4, **kwargs}
@@ -109,3 +110,24 @@ def test_optuna_sweep_of_6_records_the_best_trial_on_the_parent(sqlite_store, wo
     assert math.isclose(parent.data.metrics["best/val/loss"], best.data.metrics["val/loss"])
     assert json.loads(parent.data.tags["runboard.sweep.best_params"]) == {"lr": float(best.data.params["lr"])}
     assert all(1e-3 <= float(k.data.params["lr"]) <= 0.2 for k in kids)
+
+
+
+@pytest.mark.slow  # ~2 min on 2 loaded cores: 12 trainer processes; test_sweep_pruning has the in-process one
+def test_optuna_sweep_of_12_with_pruning_kills_bad_rates_early_and_still_finds_the_best(sqlite_store, worker, caplog):
+    """Acceptance (issue 17), through the worker: SGD on the tiny regression makes a small rate
+    obviously bad after one epoch; the median rule stops those trials."""
+    caplog.set_level(logging.INFO, logger="experiments")
+    space = {"lr": {"low": 1e-5, "high": 0.1, "log": True}}
+    parent_id = sweeps.create("optuna", "tiny", {"max_epochs": 4, "n_samples": 64}, space, budget=12, parallelism=2, seed=5,
+                              prune={"rule": "median", "warmup_trials": 2, "min_epochs": 1})
+
+    def explain():
+        kids = queue.children(parent_id, tracking.experiment_id())
+        return f"trials:\n{describe_runs([k.info.run_id for k in kids])}\nsupervisor log:\n{caplog.text[-4000:]}"
+
+    wait_until(lambda: tracking.client().get_run(parent_id).info.status == "FINISHED", 600, 0.5, message="sweep end",
+               explain=explain)
+    check_pruned_sweep(parent_id, 12, explain)
+    best = tracking.client().get_run(tracking.client().get_run(parent_id).data.tags["runboard.sweep.best_run_id"])
+    assert best.data.metrics["val/loss"] < 1e-3  # a good rate was found and trained to the end

@@ -7,7 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard.charts.sweep import best_so_far, best_trial, objective_figure, sweep_parallel_figure, trials_table
+from dashboard.charts.sweep import (
+    best_so_far,
+    best_trial,
+    objective_figure,
+    pruning_savings,
+    sweep_parallel_figure,
+    trials_table,
+)
 from trainers.run_tags import SWEEP_TRIAL
 
 T0 = pd.Timestamp("2026-01-01", tz="UTC")
@@ -119,3 +126,13 @@ def test_a_sweep_without_trials_yet_has_an_empty_table_and_explained_charts():
     t = trials_table(pd.DataFrame(columns=RUN_COLUMNS), ["lr"], "val/loss")
     assert t.empty and {"trial", "params.lr", "metrics.val/loss", "scored"} <= set(t.columns)
     assert "No trial has finished" in objective_figure(t, "val/loss", "minimize").layout.annotations[0].text
+
+
+def test_pruning_savings_count_only_what_pruned_trials_did_not_run():
+    trials = pd.DataFrame({
+        "status": ["FINISHED", "KILLED", "FAILED", "RUNNING"], "steps": [100, 20, 10, 50], "max_steps": [100] * 4,
+        "epochs": [5, 1, 0, 2], "max_epochs": [5] * 4, "pruned_at": [float("nan"), 1.0, float("nan"), float("nan")]})
+    saved = pruning_savings(trials)
+    assert (saved["pruned"], saved["ended"], saved["steps"], saved["max_steps"]) == (1, 3, 130, 300)
+    assert saved["saved"] == pytest.approx(80 / 300)  # the failed trial's 90 unrun steps are not a saving
+    assert pruning_savings(trials.iloc[3:]) is None  # nothing ended yet

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import time
 from pathlib import Path
 
 import pytorch_lightning as pl
 
+from trainers import pruning
+from trainers import run_tags as T
 from trainers.logger import RunboardLogger
 
-from trainers import run_tags as T
+log = logging.getLogger(__name__)
 
 
 class Progress(pl.Callback):
@@ -74,6 +77,7 @@ class StopRequest(pl.Callback):
 
     def __init__(self):
         self.requested = False
+        self.reason: str | None = None  # why, when it is not a person's request (e.g. pruned)
         self._previous = {}
 
     def install(self) -> None:
@@ -87,9 +91,59 @@ class StopRequest(pl.Callback):
     def _handle(self, signum, frame):
         self.requested = True
 
-    def request(self) -> None:
+    def request(self, reason: str | None = None) -> None:
         self.requested = True
+        self.reason = self.reason or reason
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if self.requested:
             trainer.should_stop = True
+
+
+class SweepPruning(pl.Callback):
+    """A sweep trial's early stopping (see ``trainers.pruning``): at each validation epoch's end,
+    the trial's objective against its siblings' curves from the store; when the rule prunes it,
+    training stops after this epoch and ``stop`` carries the reason (the run ends KILLED)."""
+
+    def __init__(self, client, run, stop: StopRequest):
+        cfg = json.loads(run.data.tags[T.SWEEP_PRUNE])
+        self.client, self.stop = client, stop
+        self.run_id, self.experiment_id, self.parent = run.info.run_id, run.info.experiment_id, run.data.tags[T.PARENT]
+        self.rule, self.metric, self.direction = pruning.PruneRule(**cfg["rule"]), cfg["metric"], cfg["direction"]
+        self._ended: dict[str, list[float]] = {}  # an ended sibling's curve no longer changes: read once
+
+    @classmethod
+    def for_run(cls, client, run_id: str, stop: StopRequest) -> SweepPruning | None:
+        run = client.get_run(run_id)
+        return cls(client, run, stop) if T.SWEEP_PRUNE in run.data.tags and T.PARENT in run.data.tags else None
+
+    def on_validation_end(self, trainer, pl_module):
+        value = trainer.callback_metrics.get(self.metric)
+        if trainer.sanity_checking or value is None or self.stop.requested or trainer.world_size > 1:
+            return  # DDP: the child ranks (no store) could not follow rank zero's stop; they train on
+        epoch = trainer.current_epoch + 1
+        try:
+            prune = pruning.should_prune(self.rule, self.direction, float(value), epoch, self._siblings())
+        except Exception as exc:  # noqa: BLE001 - a store hiccup must not end the trial: it trains on
+            log.warning("early stopping skipped at epoch %d: %s", epoch, exc)
+            return
+        if prune:
+            self.stop.request(pruning.reason(epoch))
+            trainer.should_stop = True
+
+    def _siblings(self) -> list[tuple[str, list[float]]]:
+        runs = self.client.search_runs([self.experiment_id], f"tags.`{T.PARENT}` = '{self.parent}'", max_results=10_000)
+        wanted = [r for r in runs if r.info.run_id != self.run_id and self.metric in r.data.metrics
+                  and (self.rule.rule != "median" or r.info.status == "FINISHED")]  # the median reads finished ones only
+        return [(r.info.status, self._curve(r)) for r in wanted]
+
+    def _curve(self, run) -> list[float]:
+        """The sibling's objective per epoch: ``curve[k-1]`` is its k-th validation point."""
+        rid = run.info.run_id
+        if rid not in self._ended:
+            by_step = {m.step: m.value for m in self.client.get_metric_history(rid, self.metric)}
+            curve = [by_step[s] for s in sorted(by_step)]
+            if run.info.status not in T.TERMINAL:
+                return curve
+            self._ended[rid] = curve
+        return self._ended[rid]

@@ -45,3 +45,16 @@ def higher_is_better(name: str) -> bool:
         return True
     leaf = name.rsplit("/", 1)[-1].lower()
     return leaf in {"acc", "accuracy", "precision", "recall", "f1", "auc", "auroc", "r2", "iou", "map"}
+
+# Each built-in family's headline metric: the Runs table leads with these. Kept here by family name
+# (not on the registry's Family) so the dashboard reads it without importing torch.
+PRIMARY = {"mlp": VAL_ACC, "cnn": VAL_ACC, "lstm": VAL_ACC, "linreg": VAL_MSE, "vae": VAL_LOSS,
+           "gpt": VAL_PERPLEXITY, "gan": VAL_G_LOSS}
+# Logged beside the results but not results themselves: counters, optimiser and machine health.
+_NOT_MAIN = {EPOCH, TRAIN_LR, TRAIN_GRAD_NORM}
+_NOT_MAIN_PREFIXES = (SYSTEM_PREFIX, "throughput/")
+
+
+def is_main(name: str) -> bool:
+    """A result a user compares runs by (losses, accuracies), not a counter or a health signal."""
+    return name not in _NOT_MAIN and not name.startswith(_NOT_MAIN_PREFIXES)

@@ -29,6 +29,8 @@ SOURCE_NAME = MLFLOW_SOURCE_NAME
 SOURCE_TYPE = MLFLOW_SOURCE_TYPE
 GIT_COMMIT = MLFLOW_GIT_COMMIT
 
+NAMESPACE = "runboard."  # every Runboard tag name starts with it (pages show tags without it)
+
 # --- what a run is (written when it is created: by the queue, or by a trainer started by hand) ---
 FAMILY = "runboard.family"
 SPEC = "runboard.spec"  # the validated RunSpec as JSON: what the trainer trains
@@ -71,6 +73,7 @@ SWEEP_KIND = "runboard.sweep.kind"  # grid | random | optuna, on parent and tria
 SWEEP_TRIAL = "runboard.sweep.trial"  # the trial's number, on a trial
 SWEEP_BEST = "runboard.sweep.best_"  # prefix: best trial's facts on the parent
 SWEEP_FINISHED_TRIALS = "runboard.sweep.finished_trials"
+SWEEP_PRUNE = "runboard.sweep.prune"  # on a trial: the early-stopping rule its trainer applies (trainers.pruning)
 
 # How long a RUNNING run may go without a heartbeat before the reaper (and every page) calls it dead.
 STALE_AFTER_S_DEFAULT = 600.0
@@ -83,6 +86,10 @@ RESUME_REQUESTED = "runboard.resume_requested"  # launch side: the queued run co
 # --- your own script (launch side sets it in the environment; RunboardLogger attaches to it) -----
 RUN_ID_ENV = "RUNBOARD_RUN_ID"  # env var, not a tag: the run a queue-launched script's logger attaches to
 SCRIPT = "runboard.script"  # launch side: the user's script as JSON argv, for the local executor
+
+# --- saved views (dashboard; EXPERIMENT tags, shared by everyone who reads the store) -------------
+VIEW = "runboard.view."  # prefix: + the view's name -> the Runs page's URL state as a query string
+DEFAULT_VIEW = "runboard.default_view"  # the name of the view the Runs page opens the experiment with
 
 
 def stale_after_s() -> float:

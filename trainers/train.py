@@ -59,7 +59,7 @@ def build_seeded(spec: RunSpec):
 
 
 def _fit(spec: RunSpec, run_id: str, client, stop) -> dict[str, float]:
-    from trainers.callbacks import ConfusionArtifacts, Progress
+    from trainers.callbacks import ConfusionArtifacts, Progress, SweepPruning
     from trainers.logger import RunboardLogger
     from trainers.metrics import SYSTEM_PREFIX
     from trainers.step_health import StepHealth
@@ -78,6 +78,8 @@ def _fit(spec: RunSpec, run_id: str, client, stop) -> dict[str, float]:
         (workdir / "confusion").mkdir()
         callbacks = [Progress(logger), ConfusionArtifacts(logger, workdir / "confusion"), stop,
                      StepHealth(logger.writer, spec.config.log_every_n_steps)]
+        if pruner := SweepPruning.for_run(client, run_id, stop):  # a sweep trial with early stopping
+            callbacks.append(pruner)
         trainer, ckpt = _trainer(spec, logger, callbacks, workdir)
         ddp.share(spec, run_id, ckpt_path)
         sampler = SystemSampler(logger.writer, first_step=first_sample)  # MLflow's system/… metrics every 5 s
@@ -109,13 +111,13 @@ def train(spec: RunSpec, run_id: str | None = None) -> TrainResult:
         if stop.requested:
             raise KeyboardInterrupt("stopped during set-up")
         metrics = _fit(spec, run_id, client, stop)
-        status, error = ("KILLED", "stopped by request") if stop.requested else ("FINISHED", None)
+        status, error = ("KILLED", stop.reason or "stopped by request") if stop.requested else ("FINISHED", None)
     except BaseException as exc:  # noqa: BLE001 - every way out must end the run
         metrics = {}
         status = "KILLED" if stop.requested or isinstance(exc, KeyboardInterrupt) else "FAILED"
         error = "".join(traceback.format_exception_only(type(exc), exc)).strip() or type(exc).__name__
         if stop.requested:  # Lightning answers SIGTERM with its own SIGTERMException: the stop is the reason
-            error = "stopped by request"
+            error = stop.reason or "stopped by request"
         if status == "FAILED":
             log.error("training failed:\n%s", traceback.format_exc())
     finally:

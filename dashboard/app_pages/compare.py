@@ -7,29 +7,20 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from dashboard import answers, share, summaries, ui
-from dashboard.charts import curves_figure
+from dashboard import answers, chart_controls, share, summaries, ui
 from dashboard.numbers import short_params
-from dashboard.widgets import (best_table, explore_seed, explore_ui, metrics_default, points_note,
-                               zoom_ui)
-from dashboard.viewstate import BAND_CHOICES, MAX_SMOOTH, X_CHOICES, ViewState
+from dashboard.widgets import best_table, explore_seed, explore_ui, metrics_default
+from dashboard.viewstate import ViewState
 
 PREFIX = "cmp"
 EXPORT_TITLE = "Runboard: compare runs"
-KEYS = ("cmp_runs", "cmp_metrics", "cmp_x", "cmp_smooth", "cmp_logy", "cmp_group", "cmp_band",
-        "cmp_lo", "cmp_hi", "cmp_diff", "cmp_sig", "cmp_imetric")
-AUTO, NONE = "", "none"
-X_LABELS = {"step": "Step", "epoch": "Epoch", "relative": "Relative time", "wall": "Wall time"}
-BAND_LABELS = {"std": "mean ± std", "ci95": "mean ± 95 % CI"}
-LIVE_EVERY = "5s"
+KEYS = ("cmp_runs", *chart_controls.keys(PREFIX), "cmp_diff", "cmp_sig", "cmp_imetric")
 
 
 def _seed(state: ViewState, params: dict[str, str]) -> None:
     ss = st.session_state
-    ss.cmp_runs, ss.cmp_metrics = list(state.runs), list(state.metrics)
-    ss.cmp_x, ss.cmp_smooth, ss.cmp_logy = state.x, state.smooth, state.logy
-    ss.cmp_group, ss.cmp_band = state.group or AUTO, state.band
-    ss.cmp_lo, ss.cmp_hi = state.steps or (None, None)
+    ss.cmp_runs = list(state.runs)
+    chart_controls.seed(PREFIX, state)
     ss.cmp_diff = state.diff
     ss.cmp_sig, ss.cmp_imetric, ss.cmp_sig_by = state.sig, state.imetric, state.sigby
     for key, value in explore_seed(state).items():  # widgets drawn (and checked) further down
@@ -57,105 +48,6 @@ def _runs_ui(every: pd.DataFrame, chosen: list[str], exp: str | None) -> list[st
     labels = ui.run_labels(pool)
     return st.multiselect("Runs", list(pool["run_id"]), key="cmp_runs", format_func=labels.get,
                           placeholder="Pick runs to compare")
-
-
-def _group_ui(sel: pd.DataFrame, ids: list[str]) -> str | None:
-    """Group choice → the ``by`` for summaries.group_labels, or None for one line per run."""
-    params = sorted(c for c in sel.columns if c.startswith("params.") and sel[c].notna().any())
-    tags = sorted(c for c in sel.columns if c.startswith("tags.") and not c.startswith("tags.mlflow.")
-                  and sel[c].notna().any())
-    options = [AUTO, NONE, "seed", *params, *tags]
-    auto = summaries.default_group_param(sel, ids)
-    names = {AUTO: f"Automatic ({'re-runs over seeds' if auto else 'none'})", NONE: "None",
-             "seed": "Re-runs differing only in seed"}
-    wanted = st.session_state.get("cmp_group", AUTO)
-    if wanted not in options:  # a link may say "lr" for "params.lr"
-        match = [o for o in (f"params.{wanted}", f"tags.{wanted}") if o in options]
-        if not match:
-            ui.notice(f"Group: no param or tag named {wanted} among these runs; grouping automatically.")
-        st.session_state.cmp_group = match[0] if match else AUTO
-    choice = st.selectbox("Group runs", options, key="cmp_group",
-                          format_func=lambda o: names.get(o, o.split(".", 1)[-1]),
-                          help="Grouped runs draw one mean line with a band per group.")
-    if choice == AUTO:
-        return auto
-    return None if choice == NONE else choice
-
-
-def _controls(sel: pd.DataFrame, ids: list[str], metric_options: list[str]) -> dict:
-    c1, c2, c3 = st.columns([3, 2, 2])
-    with c1:
-        if not st.session_state.get("cmp_metrics"):
-            st.session_state.cmp_metrics = metrics_default(metric_options)
-        ui.keep_valid("cmp_metrics", metric_options)
-        metrics = st.multiselect("Metrics", metric_options, key="cmp_metrics")
-        group = _group_ui(sel, ids)
-    with c2:
-        ui.keep_valid("cmp_x", X_CHOICES, "step")
-        x = st.radio("X axis", X_CHOICES, key="cmp_x", format_func=X_LABELS.get, horizontal=True)
-        smooth = st.slider("Smoothing (EMA)", 0.0, MAX_SMOOTH, step=0.01, key="cmp_smooth",
-                           help="TensorBoard-style exponential moving average; the raw line stays faint.")
-    with c3:
-        logy = st.toggle("Log y", key="cmp_logy")
-        ui.keep_valid("cmp_band", BAND_CHOICES, "std")
-        band = st.radio("Group band", BAND_CHOICES, key="cmp_band", format_func=BAND_LABELS.get,
-                        horizontal=True, disabled=group is None)
-    steps = zoom_ui(PREFIX)
-    return dict(metrics=metrics, x=x, smooth=smooth, logy=logy, group=group, band=band, steps=steps)
-
-
-def _groups(sel: pd.DataFrame, ids: list[str], by: str | None) -> dict[str, str] | None:
-    """run_id → group label for the chosen grouping, None when not grouped."""
-    if not by:
-        return None
-    try:
-        return summaries.group_labels(sel, ids, by)
-    except ValueError as exc:
-        ui.notice(f"Not grouped: {exc}")
-        return None
-
-
-def _charts(ids: list[str], sel: pd.DataFrame, view: dict, best: dict[str, str], live: bool) -> tuple:
-    """Draws the charts; (figures, the slot under them for the export button, its note)."""
-    metrics = view["metrics"]
-    curves = ui.curves(ids, metrics, step_range=view["steps"], live=live)
-    totals = curves.attrs.get("total_points", {})
-    labels = ui.run_labels(sel)
-    starts = dict(zip(sel["run_id"], sel["start_time"]))
-    groups = view["groups"]
-    cols, figs = (st.columns(2) if len(metrics) > 1 else [st.container()]), []
-    for i, metric in enumerate(metrics):
-        part = curves[curves["metric"] == metric]
-        fig = curves_figure(part, metric, x=view["x"], smooth=view["smooth"], logy=view["logy"],
-                            labels=labels, start_times=starts, groups=groups, band=view["band"],
-                            highlight=best.get(metric))
-        fig.update_layout(title=dict(text=metric), height=380)
-        figs.append(fig)
-        with cols[i % len(cols)]:
-            st.plotly_chart(fig, width="stretch", key=f"cmp_chart_{i}", config={"displaylogo": False})
-            total = sum(n for (_, m), n in totals.items() if m == metric)
-            note = points_note(len(part), total, view["steps"])
-            if note:
-                st.caption(note)
-            if view["x"] == "epoch" and not part.empty and part["epoch"].isna().all():
-                st.caption("These runs logged no `epoch` metric: switch the x axis to step.")
-    note, slot = "Runs: " + ", ".join(labels[r] for r in ids), st.container()
-    if live:  # redrawn every few seconds: the charts only
-        with slot:
-            share.export_ui(figs, EXPORT_TITLE, "cmp_export", note=note)
-    return figs, slot, note
-
-
-def _live_charts(ids, sel, view, best) -> None:
-    @st.fragment(run_every=LIVE_EVERY)
-    def live() -> None:
-        statuses = ui.runs(None).set_index("run_id")["status"].reindex(ids)
-        if not (statuses == "RUNNING").any():
-            st.rerun()  # the last run ended: redraw the page once, without the timer
-        st.caption(f"Live: refreshing every {LIVE_EVERY} while a run is RUNNING.")
-        _charts(ids, sel, view, best, live=True)
-
-    live()
 
 
 def _answers_ui(sel: pd.DataFrame, view: dict, keys: list[str]) -> tuple[dict, dict]:
@@ -192,15 +84,14 @@ def main() -> None:
     keys = ui.metric_keys(tuple(ids))
     if not keys:
         st.info("None of these runs logged a metric yet.")
-    view = _controls(sel, ids, keys)
-    view["groups"] = _groups(sel, ids, view["group"])
+    view = chart_controls.controls_ui(PREFIX, sel, ids, keys, metrics_default(keys))
+    view["groups"] = chart_controls.groups(sel, ids, view["group"])
     best = summaries.best_runs(sel, view["metrics"])
-    drawn = None
+    drawn = slot = None
     if view["metrics"]:
-        if (sel["status"] == "RUNNING").any():
-            _live_charts(ids, sel, view, best)
-        else:
-            drawn = _charts(ids, sel, view, best, live=False)
+        # Drawn once (no run is RUNNING): the download comes under the charts, with the answers.
+        drawn = chart_controls.charts_or_live_ui(PREFIX, ids, sel, view, best, EXPORT_TITLE, export=False)
+        slot = st.container()
     elif keys:
         st.info("Pick one or more metrics to chart.")
     with st.expander("Best run per metric and parameters", expanded=True):
@@ -212,15 +103,12 @@ def main() -> None:
     with st.expander("Parameters vs metrics"):
         explored = explore_ui(sel, keys)
     answered, exported = _answers_ui(sel, view, keys)
-    if drawn is not None:  # the export button under the charts, with the answers in the file
-        figs, slot, note = drawn
+    if drawn:
         with slot:
-            share.export_ui(figs, EXPORT_TITLE, "cmp_export", note=note, **exported)
+            share.export_ui(drawn, EXPORT_TITLE, "cmp_export", note=chart_controls.runs_note(sel, ids), **exported)
     # Written last, once every widget has been drawn (and its value checked).
-    ui.write_url(PREFIX, replace(state, runs=tuple(ids), metrics=tuple(view["metrics"]), x=view["x"],
-                                 smooth=round(float(view["smooth"]), 2), logy=bool(view["logy"]),
-                                 group=st.session_state.get("cmp_group") or None, band=view["band"],
-                                 steps=view["steps"], diff=bool(only), **answered, **explored))
+    ui.write_url(PREFIX, replace(state, runs=tuple(ids), **chart_controls.view_fields(PREFIX, view),
+                                 diff=bool(only), **answered, **explored))
 
 
 main()

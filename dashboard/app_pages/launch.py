@@ -15,6 +15,7 @@ import streamlit as st
 
 from dashboard import auth, ui
 from experiments import forms, placement, queue, sweeps
+from trainers import pruning
 from trainers.config import ConfigError
 from trainers.registry import families
 
@@ -118,17 +119,40 @@ def _launch_sweep(src: dict, fields: list[forms.FormField]) -> None:
     sweep_id = None
     if not errors:
         args = dict(budget=int(state[f"{PREFIX}_sweep_budget"]), parallelism=int(state[f"{PREFIX}_sweep_parallel"]),
-                    metric=state[f"{PREFIX}_sweep_metric"], direction=state[f"{PREFIX}_sweep_direction"])
+                    metric=state[f"{PREFIX}_sweep_metric"], direction=state[f"{PREFIX}_sweep_direction"], prune=_prune())
         try:
             sweep_id = sweeps.create(state[f"{PREFIX}_sweep_kind"], src["family"], spec.config.model_dump(), space,
                                      experiment=spec.experiment, name=spec.run_name, launched_by=user.name, resources=_request(),
                                      idempotency_key=_key("sweep", src["family"], raw, space, args, _request()), **args)
         except ConfigError as err:
             field = err.field or "space"
-            sweep_level = field in space or field in ("budget", "parallelism", "metric", "space", "kind", "direction")
+            sweep_level = field in space or field in ("budget", "parallelism", "metric", "space", "kind", "direction", "prune")
             errors[f"sweep_{field}" if sweep_level else field] = str(err)
     state[f"{PREFIX}_errors"] = errors
     state[f"{PREFIX}_launched"] = sweep_id
+
+
+def _prune() -> dict | None:
+    """The form's early-stopping choice as ``sweeps.create`` takes it (it validates), None for off."""
+    state = st.session_state
+    if state.get(f"{PREFIX}_sweep_prune", "off") == "off":
+        return None
+    return {"rule": state[f"{PREFIX}_sweep_prune"], "warmup_trials": int(state[f"{PREFIX}_sweep_prune_warmup"]),
+            "min_epochs": int(state[f"{PREFIX}_sweep_prune_min_epochs"]), "eta": int(state[f"{PREFIX}_sweep_prune_eta"])}
+
+
+def _prune_ui() -> None:
+    c1, c2, c3, c4 = st.columns(4)
+    c1.selectbox("Early stopping", ["off", *pruning.RULES], key=f"{PREFIX}_sweep_prune",
+                 help="median: stop a trial worse than the median of finished trials at the same epoch. "
+                      "asha: at epochs min, min·η, min·η², … only the best 1/η of the trials that got there go on.")
+    on = st.session_state.get(f"{PREFIX}_sweep_prune", "off") != "off"
+    c2.number_input("Warm-up trials", 0, 1000, 3, key=f"{PREFIX}_sweep_prune_warmup", disabled=not on,
+                    help="median: finished trials needed before any trial is stopped.")
+    c3.number_input("Min epochs", 1, 100_000, 1, key=f"{PREFIX}_sweep_prune_min_epochs", disabled=not on,
+                    help="No trial is stopped before this epoch (asha: its first rung).")
+    c4.number_input("Reduction factor η", 2, 100, 3, key=f"{PREFIX}_sweep_prune_eta", disabled=not on,
+                    help="asha: one in η trials goes on at each rung.")
 
 
 def _sweep_ui(src: dict, fields: list[forms.FormField], errors: dict) -> None:
@@ -142,6 +166,7 @@ def _sweep_ui(src: dict, fields: list[forms.FormField], errors: dict) -> None:
         c1.text_input("Metric", "val/loss", key=f"{PREFIX}_sweep_metric")
         c2.selectbox("Direction", ["minimize", "maximize"], key=f"{PREFIX}_sweep_direction")
         c3.number_input("Grid points per range", 1, 50, 3, key=f"{PREFIX}_sweep_num")
+        _prune_ui()
         numeric = {f.name: f for f in fields if f.kind != "bool"}
         chosen = st.multiselect("Fields to sweep", list(numeric), key=f"{PREFIX}_sweep_fields")
         for name in chosen:
@@ -154,7 +179,8 @@ def _sweep_ui(src: dict, fields: list[forms.FormField], errors: dict) -> None:
                 b.toggle("Log scale", value=name in ("lr", "weight_decay"), key=f"{PREFIX}_sweep_log_{name}")
             if err := errors.get(f"sweep_{name}"):
                 st.error(err, icon=":material/error:")
-        for key in ("sweep_budget", "sweep_parallelism", "sweep_metric", "sweep_space", "sweep_kind", "sweep_direction"):
+        for key in ("sweep_budget", "sweep_parallelism", "sweep_metric", "sweep_space", "sweep_kind", "sweep_direction",
+                    "sweep_prune"):
             if err := errors.get(key):
                 st.error(err, icon=":material/error:")
         st.button("Launch sweep", key=f"{PREFIX}_sweep_go", on_click=_launch_sweep, args=(src, fields),

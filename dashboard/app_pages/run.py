@@ -17,6 +17,7 @@ from dashboard.viewstate import ViewState
 from dashboard.widgets import points_note, zoom_ui
 from trainers import progress
 from trainers.metrics import EPOCH, SYSTEM_PREFIX
+from trainers.run_tags import LAUNCHED_BY, USER
 from trainers.run_tags import SPEC as SPEC_TAG
 
 PREFIX = "run"
@@ -41,7 +42,7 @@ def _status(rid: str) -> None:
     if status == "RUNNING" and start is not None and not pd.isna(start):
         duration = time.time() - start.timestamp()
     c3.metric("Duration", progress.duration_text(duration) if duration is not None and duration == duration else "—")
-    c4.metric("User", ui.md_text(info.get("user") or "—"))
+    c4.metric("User", ui.md_text(_user(info)))
     if status != "RUNNING":
         return
     started = start.timestamp() if start is not None and not pd.isna(start) else None
@@ -51,6 +52,16 @@ def _status(rid: str) -> None:
     if now.stale:
         ui.notice(f"No heartbeat for {progress.duration_text(now.heartbeat_age_s)}: the trainer may have died; "
                   "it will be marked FAILED by reconciliation.")
+
+
+def _user(info: dict) -> str:
+    """Who ran it: the launcher for a launched run (the store's own user column says "unknown"
+    for runs the queue created), else the trainer's OS user."""
+    tags = info.get("tags", {})
+    for name in (tags.get(LAUNCHED_BY), tags.get(USER), info.get("user")):
+        if name and name != "unknown":
+            return str(name)
+    return "—"
 
 
 def _seed(state: ViewState, _params: dict[str, str]) -> None:
@@ -224,17 +235,21 @@ def main() -> None:
     sweep_view.parent_link(info)  # a sweep's trial: back to the sweep's results
     resume_button.show(info)  # FAILED / KILLED with a checkpoint: continue it from the queue
     run_images.section(rid)  # image artifacts (e.g. GAN sample grids), near the top
+    _details(rid, info)  # what the run is, above how it went
     sweep = sweep_view.definition(info)
     if sweep is not None:  # a sweep's parent: its trials' results, not its one best/<metric> point
         ui.write_url(PREFIX, replace(state, steps=None))
         _sweep(rid, str(info.get("experiment_id")), sweep, live=info.get("status") in LIVE_STATUSES)
     else:
         _run(rid, info, state)
-    tabs = st.tabs(["Confusion matrix", "Params", "Tags", "Artifacts"])
+
+
+def _details(rid: str, info: dict) -> None:
+    tabs = st.tabs(["Params", "Confusion matrix", "Tags", "Artifacts"])
     with tabs[0]:
-        _confusion(rid)
-    with tabs[1]:
         _key_values({k: short_number(v) for k, v in info.get("params", {}).items()}, "params")
+    with tabs[1]:
+        _confusion(rid)
     with tabs[2]:
         _key_values(info.get("tags", {}), "tags")
     with tabs[3]:

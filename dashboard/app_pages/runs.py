@@ -7,14 +7,16 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from dashboard import answers, query, ui
+from dashboard import answers, chart_controls, query, ui, views_ui, workspace
 from dashboard import widgets as runs_table
+from dashboard.runs_columns import main_metrics
 from dashboard.viewstate import ViewState
 from trainers.run_tags import SPEC
 
 PREFIX = "runs"
 SHOW = {"last": "Last", "min": "Min", "max": "Max", "best": "At best epoch of…"}
-KEYS = ("runs_exp", "runs_q", "runs_cols", "runs_show", "runs_best", "runs_sort", "runs_desc")
+KEYS = ("runs_exp", "runs_q", "runs_cols", "runs_allp", "runs_show", "runs_best", "runs_sort", "runs_desc",
+        *chart_controls.keys(workspace.PREFIX))
 DEFAULT_SORT = "start_time"
 SPEC_COL = f"tags.{SPEC}"  # set on runs launched by Runboard
 
@@ -22,7 +24,10 @@ SPEC_COL = f"tags.{SPEC}"  # set on runs launched by Runboard
 def _seed(state: ViewState, params: dict[str, str]) -> None:
     st.session_state.runs_exp = state.exp
     st.session_state.runs_q = state.q
-    st.session_state.runs_cols = list(state.cols)  # () = the default columns, chosen later
+    st.session_state.runs_cols = list(state.cols)
+    st.session_state.runs_cols_auto = not state.cols  # () = the default columns for the runs in view
+    st.session_state.runs_allp = params.get("allp") == "1"
+    chart_controls.seed(workspace.PREFIX, state)
     show = params.get("show", "last")
     if show not in SHOW:
         ui.notice(f"Link: show={show[:40]} is not one of {', '.join(SHOW)}; using last")
@@ -80,13 +85,21 @@ def _value_choice(metrics: list[str]):
     return ("at_best", other), other
 
 
-def _columns_ui(frame: pd.DataFrame, metrics: list[str]) -> list[str]:
+def _auto_columns(on: bool) -> None:
+    st.session_state.runs_cols_auto = on
+
+
+def _columns_ui(frame: pd.DataFrame, shown: pd.DataFrame, metrics: list[str]) -> list[str]:
+    """The columns: the defaults for the runs in view (they follow the filter) until the user
+    picks columns; the toggle goes back to the defaults, with every param or only those that vary."""
+    every = st.toggle("Show every param", key="runs_allp", on_change=_auto_columns, args=(True,),
+                      help="Off: only the params that differ among the runs in view.")
     options = runs_table.column_options(frame, metrics)
-    defaults = runs_table.default_columns(frame, metrics)
-    if not st.session_state.get("runs_cols"):
-        st.session_state.runs_cols = defaults
+    if st.session_state.get("runs_cols_auto", True):
+        st.session_state.runs_cols = runs_table.default_columns(shown if len(shown) else frame, metrics, every)
     ui.keep_valid("runs_cols", options)
     return st.multiselect("Columns", options, key="runs_cols", format_func=runs_table.column_label,
+                          on_change=_auto_columns, args=(False,),
                           placeholder="Choose params, metrics and tags to show")
 
 
@@ -141,6 +154,8 @@ def main() -> None:
     if exps.empty:
         ui.empty_store_ui("No experiments yet.")
         return
+    if (opened := views_ui.to_open(exps)) is not None:  # a saved view: as if its link was opened
+        st.query_params.from_dict(opened)
     state, _, _ = ui.url_state(PREFIX, _seed, KEYS)
     _pick_experiment(exps, state.exp)
     c1, c2 = st.columns([1, 2])
@@ -151,6 +166,7 @@ def main() -> None:
                           placeholder='val/acc > 0.9 and (lr < 0.01 or model = "cnn")',
                           help="and / or / not, = != < <= > >=, ~ (contains), in (…); names are "
                                "metrics, params or tags, e.g. family = mlp, status = running.")
+    views_ui.views_ui(exp)
     frame = ui.read_or_stop("runs", ui.runs, (exp,))
     exp_name = str(exps.set_index("experiment_id").at[exp, "name"])
     if frame.empty:
@@ -158,26 +174,42 @@ def main() -> None:
         ui.write_url(PREFIX, replace(state, exp=exp, q=q))
         return
     metrics = runs_table.metric_names(frame)
+    shown = _filter(frame, q)
     with st.expander("Columns and sorting", expanded=False):
         how, best = _value_choice(metrics)
-        cols = _columns_ui(frame, metrics)
+        cols = _columns_ui(frame, shown, metrics)
         sort = _sort_ui(cols)
-    shown = _filter(frame, q)
     curves = None
     if isinstance(how, tuple) and not shown.empty:
         wanted = sorted({c.removeprefix("metrics.") for c in cols if c.startswith("metrics.")} | {best})
         curves = ui.curves(shown["run_id"], wanted, max_points=5000)
     table = runs_table.build(shown, cols, how, curves, sort)
+    colour_of = workspace.colours(table)
     st.caption(f"{len(shown)} of {len(frame)} runs · select rows to compare them")
-    selected = runs_table.table_ui(table, key="runs_table")
+    selected = runs_table.table_ui(table, key="runs_table", colours=colour_of)
     _actions(selected, exp, table, exp_name, frame)
+    charts = _workspace(table, shown, selected, metrics, colour_of)
     answered = _importance(shown, metrics)
-    default_cols = runs_table.default_columns(frame, metrics)
-    view = replace(state, exp=exp, q=q, cols=() if cols == default_cols else tuple(cols),
-                   sort=None if sort == f"-{DEFAULT_SORT}" else sort, **answered)
+    view = replace(state, exp=exp, q=q, cols=() if st.session_state.get("runs_cols_auto", True) else tuple(cols),
+                   sort=None if sort == f"-{DEFAULT_SORT}" else sort, **charts, **answered)
     show = "best" if isinstance(how, tuple) else how
     ui.write_url(PREFIX, view, {"show": "" if show == "last" else show,
-                                "best": best if show == "best" else ""})
+                                "best": best if show == "best" else "",
+                                "allp": "1" if st.session_state.get("runs_allp") else ""})
+
+
+def _workspace(table: pd.DataFrame, shown: pd.DataFrame, selected: list[str], metrics: list[str],
+               colour_of: dict[str, str]) -> dict:
+    """The charts under the table; their choices as ViewState fields ({} when nothing is in view)."""
+    if table.empty:
+        return {}
+    st.subheader("Workspace")
+    main = main_metrics(shown, metrics)
+    view = workspace.workspace_ui(table, shown, selected, metrics, main, colour_of)
+    fields = chart_controls.view_fields(workspace.PREFIX, view)
+    if st.session_state.get(f"{workspace.PREFIX}_metrics_auto", True):
+        fields["metrics"] = ()  # the default: the main metrics of whatever runs are in view
+    return fields
 
 
 main()

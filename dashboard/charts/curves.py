@@ -31,8 +31,9 @@ def curves_figure(curves: pd.DataFrame, metric: str, *, x: str = "step", smooth:
                   logy: bool = False, labels: Mapping[str, str] | None = None,
                   start_times: Mapping | None = None, groups: Mapping[str, str] | None = None,
                   band: str = "std", highlight: str | None = None,
-                  webgl: bool | None = None) -> go.Figure:
-    """Overlay one line per run (or per group) of ``metric`` against ``x``."""
+                  webgl: bool | None = None, colours: Mapping[str, str] | None = None) -> go.Figure:
+    """Overlay one line per run (or per group) of ``metric`` against ``x``. ``colours`` (run_id →
+    hex) keeps a run's colour the same across charts and the runs table; else a palette in order."""
     if not 0.0 <= smooth < 1.0:
         raise ValueError(f"smooth must be in [0, 1), not {smooth}")
     runs = split_curves(curves, metric, x, logy=logy, start_times=start_times)
@@ -51,6 +52,7 @@ def curves_figure(curves: pd.DataFrame, metric: str, *, x: str = "step", smooth:
     else:
         traces = []
         for curve, colour in zip(runs, palette(len(runs))):
+            colour = (colours or {}).get(curve.run_id, colour)
             name = labels.get(curve.run_id, curve.run_id[:8])
             traces += run_traces(curve, name, colour, x=x, smooth=smooth,
                                  best=curve.run_id == highlight, kind=kind)

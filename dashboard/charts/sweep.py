@@ -16,12 +16,17 @@ import plotly.graph_objects as go
 
 from dashboard.charts._style import empty_figure, plain
 from dashboard.charts.runs import parallel_figure
-from trainers.run_tags import SWEEP_TRIAL
+from trainers import pruning
+from trainers.run_tags import ERROR, PROGRESS_EPOCH, PROGRESS_MAX_EPOCHS, PROGRESS_STEP, PROGRESS_TOTAL_STEPS, SWEEP_TRIAL
 
 TRIAL = "trial"
 SCORED = "scored"  # counts towards the best (see the module docstring)
 _TRIAL_COL = f"tags.{SWEEP_TRIAL}"
 _INFO = ["run_id", "run_name", "status", "duration_s"]
+PRUNED_AT = "pruned_at"  # the epoch early stopping ended the trial at, else NaN
+# trial column <- the trainer's progress tag: compute run, and the budget of the trial run to the end
+_PROGRESS = {"steps": PROGRESS_STEP, "max_steps": PROGRESS_TOTAL_STEPS, "epochs": PROGRESS_EPOCH,
+             "max_epochs": PROGRESS_MAX_EPOCHS}
 
 
 def objective_column(metric: str) -> str:
@@ -31,7 +36,8 @@ def objective_column(metric: str) -> str:
 def trials_table(children: pd.DataFrame, fields: Sequence[str], metric: str) -> pd.DataFrame:
     """``children`` (runs-frame rows of the parent's trials) → one row per trial in trial order:
     ``trial``, run_id, run_name, status, duration_s, ``params.<field>`` per swept field (numbers
-    where every recorded value is one), ``metrics.<metric>`` (latest value) and ``scored``."""
+    where every recorded value is one), ``metrics.<metric>`` (latest value), ``scored``, the
+    compute it ran against its budget (steps, max_steps, epochs, max_epochs) and ``pruned_at``."""
     df = children.reset_index(drop=True)
     numbers = pd.to_numeric(df.get(_TRIAL_COL, pd.Series(np.nan, index=df.index)), errors="coerce")
     if numbers.isna().any():  # runs nested by hand carry no trial number: their creation order is one
@@ -44,8 +50,29 @@ def trials_table(children: pd.DataFrame, fields: Sequence[str], metric: str) -> 
     value = pd.to_numeric(df.get(objective_column(metric), pd.Series(np.nan, index=df.index)), errors="coerce")
     out[objective_column(metric)] = value
     out[SCORED] = (out["status"] == "FINISHED") & np.isfinite(value.to_numpy(np.float64))
+    for col, tag in _PROGRESS.items():
+        out[col] = pd.to_numeric(df.get(f"tags.{tag}", pd.Series(np.nan, index=df.index)), errors="coerce")
+    errors = df.get(f"tags.{ERROR}", pd.Series(None, index=df.index, dtype=object))
+    pruned = [pruning.pruned_epoch(e) if isinstance(e, str) else None for e in errors]
+    out[PRUNED_AT] = pd.Series([np.nan if e is None else float(e) for e in pruned], index=df.index)
+    out.loc[out["status"] != "KILLED", PRUNED_AT] = np.nan  # only a trial that ended by it was pruned
     out[TRIAL] = out[TRIAL].astype("int64")
     return out.sort_values(TRIAL, kind="stable").reset_index(drop=True)
+
+
+def pruning_savings(trials: pd.DataFrame) -> dict | None:
+    """What early stopping saved over the trials that ended: ``{"pruned", "ended", "steps",
+    "max_steps", "epochs", "max_epochs", "saved"}`` (``saved``: the steps pruned trials did not run,
+    as a fraction of the budget, a full run per trial — a trial that failed early saved nothing);
+    None before any ended trial reported its budget."""
+    done = trials[trials["status"].isin(["FINISHED", "FAILED", "KILLED"]) & (trials["max_steps"] > 0)]
+    if done.empty:
+        return None
+    pruned = done[done[PRUNED_AT].notna()]
+    budget = float(done["max_steps"].sum())
+    return {"pruned": len(pruned), "ended": len(done), "steps": int(done["steps"].fillna(0).sum()), "max_steps": int(budget),
+            "epochs": int(done["epochs"].fillna(0).sum()), "max_epochs": int(done["max_epochs"].fillna(0).sum()),
+            "saved": float((pruned["max_steps"] - pruned["steps"].fillna(0)).sum()) / budget}
 
 
 def _numbers_if_all(values: pd.Series) -> pd.Series:
