@@ -1,0 +1,120 @@
+"""Long curves and the runs table's min/max from the summary pyramid (``trainers.curve_summary``).
+
+A long curve over its steps ``[s0, s1]`` in range is read at the coarsest level ``k`` that still
+has at least ``max_points`` buckets there, then ``g`` consecutive level buckets are merged into
+one, so the view gets at most ``max_points`` buckets of ``g * 2**k`` steps, aligned to multiples
+of that width: output bucket = ``(step >> k) // g``. A level bucket cut by the range's ends is
+summarised from its raw points (at most ``2**k`` each end). Merging is exact (sum of counts, min
+of mins, max of maxes, first of the first, last of the last), so every bucket equals the raw
+``GROUP BY`` over the same edges. Rows read: O(max_points), whatever the curve's length.
+
+Only fresh summaries are read: a stale or never-summarised curve is refreshed first (incremental
+when its new points lie past what is summarised), and one that cannot be refreshed takes the raw
+path. No level has ``max_points`` buckets (a curve spanning fewer than ``16 * max_points`` steps,
+so a few thousand points at most): the raw path, which is as cheap there.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import sqlalchemy as sa
+
+from dashboard.data import downsample as ds
+from dashboard.data import engine as db
+from trainers import curve_summary as cs
+
+log = logging.getLogger(__name__)
+Key = tuple[str, str]
+_ROW = np.dtype([("b", "i8"), ("n", "i8"), ("mn", "f8"), ("mx", "f8"), ("s0", "i8"), ("t0", "i8"), ("v0", "f8"), ("nan0", "?"),
+                 ("s1", "i8"), ("t1", "i8"), ("v1", "f8"), ("nan1", "?")])
+TOP_MIN_MAX = (f"SELECT run_uuid, key, MIN(mn), MAX(mx) FROM {cs.TABLE} WHERE level = :level AND run_uuid IN :runs "
+               "GROUP BY run_uuid, key")
+CURVE_MIN_MAX = ("SELECT MIN(CASE WHEN is_nan THEN NULL ELSE value END), MAX(CASE WHEN is_nan THEN NULL ELSE value END) "
+                 "FROM metrics{idx} WHERE run_uuid = :run AND key = :key")
+
+
+def plan(s0: int, s1: int, max_points: int) -> tuple[int, int] | None:
+    """(level k, group g) for a curve over steps [s0, s1], or None when no level has enough buckets."""
+    for k in sorted(cs.LEVELS, reverse=True):
+        nb = (s1 >> k) - (s0 >> k) + 1
+        if nb >= max_points:
+            g = max(1, -(-nb // max(max_points, 1)))
+            while (s1 >> k) // g - (s0 >> k) // g + 1 > max_points:
+                g += 1
+            return k, g
+    return None
+
+
+def usable(uri: str, conn: sa.Connection, keys: list[Key]) -> set[Key]:
+    """The curves among ``keys`` whose summaries may be read now: fresh, or refreshed just now."""
+    if not keys:
+        return set()
+    try:
+        ok = cs.fresh(conn, keys)
+    except sa.exc.DBAPIError:  # no summary tables yet
+        conn.rollback()
+        ok = set()
+    stale = [k for k in keys if k not in ok]
+    if stale:
+        try:
+            ok |= cs.refresh(uri, stale)
+        except Exception as exc:  # noqa: BLE001 - e.g. a store this user may only read: the raw path
+            log.warning("runboard: curve summaries unavailable (%s); reading raw points", exc)
+    return ok
+
+
+def long_curve(conn: sa.Connection, q: dict, key: Key, lo: int, hi: int, s0: int, s1: int, k: int, g: int) -> ds.Buckets:
+    """One curve's buckets from level ``k`` grouped by ``g``, raw points at cut ends."""
+    run, metric = key
+    b0, b1 = s0 >> k, s1 >> k
+    head, tail = (b0 << k) < lo, ((b1 + 1) << k) - 1 > hi
+    rows: list[tuple] = []
+    if b0 == b1 and (head or tail):
+        rows += _raw_rows(conn, q, key, s0, s1, k)
+    else:
+        if head:
+            rows += _raw_rows(conn, q, key, s0, ((b0 + 1) << k) - 1, k)
+        rows += cs.read_level(conn, run, metric, k, b0 + head, b1 - tail)
+        if tail:
+            rows += _raw_rows(conn, q, key, b1 << k, s1, k)
+    return _grouped(np.array([tuple(np.nan if x is None else x for x in r) for r in rows], dtype=_ROW), g)
+
+
+def _raw_rows(conn: sa.Connection, q: dict, key: Key, a: int, b: int, k: int) -> list[tuple]:
+    pts = db.driver_rows(conn, q["range"], {"run": key[0], "key": key[1], "lo": a, "hi": b})
+    if not pts:
+        return []
+    step, ts, value, nan = (np.array(c) for c in zip(*pts))
+    return cs.level_rows(step, ts, value, nan.astype(bool), k)
+
+
+def _grouped(r: np.ndarray, g: int) -> ds.Buckets:
+    gid = r["b"] // g
+    starts = np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]])
+    ends = np.r_[starts[1:], len(r)] - 1
+    no_nan = np.zeros(len(starts), bool)
+    return ds.Buckets(
+        step=r["s1"][ends],
+        value=ds.decode(r["v1"][ends], r["nan1"][ends]),
+        first=ds.decode(r["v0"][starts], r["nan0"][starts]),
+        min=ds.decode(np.fmin.reduceat(r["mn"], starts), no_nan),  # all-NaN bucket: NULL -> NaN
+        max=ds.decode(np.fmax.reduceat(r["mx"], starts), no_nan),
+        n=np.add.reduceat(r["n"], starts),
+        timestamp=r["t1"][ends],
+    )
+
+
+def min_max(uri: str, conn: sa.Connection, keys: list[Key], idx: str) -> list[tuple] | None:
+    """(run, key, min, max) of each curve from its summary's top level, raw for curves that
+    could not be summarised; None when summaries cannot be used at all (the caller scans)."""
+    ok = usable(uri, conn, keys)
+    if not ok:
+        return None
+    top = db.rows(conn, TOP_MIN_MAX, {"level": max(cs.LEVELS), "runs": sorted({r for r, _ in ok})}, ("runs",))
+    out = [r for r in top if (r[0], r[1]) in ok]
+    sql = CURVE_MIN_MAX.format(idx=idx)
+    for run, key in sorted(set(keys) - ok):
+        out.append((run, key, *db.driver_rows(conn, sql, {"run": run, "key": key})[0]))
+    return out
