@@ -299,3 +299,41 @@ def read_level(conn: sa.Connection, run_id: str, key: str, level: int, lo: int, 
            f"FROM {TABLE} WHERE run_uuid = :run AND key = :key AND level = :level AND bucket BETWEEN :lo AND :hi ORDER BY bucket")
     rows = conn.execute(sa.text(sql), {"run": run_id, "key": key, "level": level, "lo": lo, "hi": hi}).fetchall()
     return [(*r[:7], bool(r[7]), *r[8:11], bool(r[11])) for r in rows]
+
+
+def build_store(uri: str, chunk: int = 200, out=sys.stderr) -> int:
+    """Refresh every curve of the store (ahead of the first view, e.g. after an import), with a
+    progress line on ``out``; returns the number of curves fresh at the end."""
+    eng = writer(uri)
+    with eng.connect() as conn:
+        keys = [tuple(r) for r in conn.execute(sa.text("SELECT DISTINCT run_uuid, key FROM latest_metrics ORDER BY 1, 2"))]
+    start, done = time.monotonic(), 0
+    for i in range(0, len(keys), chunk):
+        done += len(refresh(uri, keys[i : i + chunk]))
+        out.write(f"\rcurve summaries: {min(i + chunk, len(keys))}/{len(keys)} curves, {time.monotonic() - start:.1f} s")
+        out.flush()
+    out.write(f"\rcurve summaries: {done}/{len(keys)} curves fresh in {time.monotonic() - start:.1f} s\n")
+    return done
+
+
+def main(argv=None) -> int:
+    from trainers import tracking
+
+    p = argparse.ArgumentParser(prog="python -m trainers.curve_summary",
+                                description="Build (or refresh) or drop the curve summaries of a whole store.")
+    p.add_argument("action", choices=("build", "drop"))
+    p.add_argument("--uri", help="the store (default: trainers.tracking's, i.e. MLFLOW_TRACKING_URI)")
+    args = p.parse_args(argv)
+    uri = tracking.prepare_store(args.uri or tracking.tracking_uri())
+    if not tracking.is_database(uri):
+        p.error("summaries live in the store's database: a SQLite or PostgreSQL URI is needed")
+    if args.action == "drop":
+        with writer(uri).begin() as conn:
+            drop(conn)
+        print("curve summaries dropped", file=sys.stderr)
+        return 0
+    return 0 if build_store(uri) >= 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

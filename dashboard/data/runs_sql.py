@@ -1,7 +1,9 @@
 """Experiments and runs straight from MLflow's tables: one query per table per view.
 
 Every query shares one scope (active runs of active experiments, optionally some experiments
-or one run), so params, tags and metrics never include a deleted run.
+or one run), so params, tags and metrics never include a deleted run. Each metric's min and max
+come from its curve summary's top level (``summary_read.min_max``: a few rows per curve, refreshed
+first if stale); ``MIN_MAX``, a scan of every point in scope, only when no summary can be used.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import pandas as pd
 from dashboard.data import downsample as ds
 from dashboard.data import engine as db
 from dashboard.data import frames
+from dashboard.data import summary_read as pyramid
+from dashboard.data.curves_sql import SQLITE_INDEX
 from trainers.run_tags import PARENT as PARENT_TAG
 
 EXPERIMENTS = """
@@ -110,7 +114,10 @@ def _read(uri: str, scope: Scope, details: bool = False) -> pd.DataFrame:
         params = scope.fetch(conn, *PARAMS)
         tags = scope.fetch(conn, *TAGS)
         latest = scope.fetch(conn, *LATEST)
-        min_max = scope.fetch(conn, *MIN_MAX, tail="GROUP BY x.run_uuid, x.key")
+        idx = SQLITE_INDEX if conn.dialect.name == "sqlite" else ""
+        min_max = pyramid.min_max(uri, conn, [(r[0], r[1]) for r in latest], idx)
+        if min_max is None:
+            min_max = scope.fetch(conn, *MIN_MAX, tail="GROUP BY x.run_uuid, x.key")
     df = frames.runs_frame(base, params, tags, _latest(latest), min_max, keep_artifact_uri=details)
     if details:
         df.attrs["latest"] = _latest(latest)
