@@ -79,3 +79,25 @@ def test_build_and_drop_command(sqlite_store):
     finally:
         eng.dispose()
     _same(_table_min_max(sqlite_store), _scan(sqlite_store))  # and the table reads on, rebuilding
+
+
+def test_writer_process_keeps_summaries_current(sqlite_store):
+    from trainers.log_sinks import ProcessSink
+
+    client = tracking.client(sqlite_store)
+    run_id = client.create_run(tracking.experiment_id("writer", sqlite_store)).info.run_id
+    sink = ProcessSink(client, run_id)
+    t0 = int(time.time() * 1000)
+    for part in range(3):
+        sink.write([("train/loss", float(s), t0 + s, s) for s in range(part * 500, part * 500 + 500)], {}, [])
+    sink.write([("train/loss", 1e9, t0 + 2000, 7)], {}, [])  # a late point at an earlier step
+    sink.close(timeout=60)
+    assert sink.failed is None and sink.not_written == 0
+    eng = sa.create_engine(tracking.prepare_store(sqlite_store))
+    try:
+        with eng.connect() as conn:
+            assert cs.fresh(conn, [(run_id, "train/loss")]) == {(run_id, "train/loss")}
+            top = cs.read_level(conn, run_id, "train/loss", max(cs.LEVELS), 0, 2**62)
+    finally:
+        eng.dispose()
+    assert [(r[1], r[2], r[3]) for r in top] == [(1501, 0.0, 1e9)]

@@ -271,6 +271,8 @@ def refresh(uri: str, keys) -> set[tuple[str, str]]:
         try:
             _refresh_one(eng, run_id, key, old)
             done.add((run_id, key))
+        except Conflict:
+            log.debug("runboard: curve summary of %s/%s refreshed by another process meanwhile", run_id, key)
         except Exception as exc:  # noqa: BLE001 - a summary is an optimisation; the raw path stays
             log.warning("runboard: curve summary of %s/%s not refreshed: %s", run_id, key, exc)
     return done
@@ -299,6 +301,32 @@ def read_level(conn: sa.Connection, run_id: str, key: str, level: int, lo: int, 
            f"FROM {TABLE} WHERE run_uuid = :run AND key = :key AND level = :level AND bucket BETWEEN :lo AND :hi ORDER BY bucket")
     rows = conn.execute(sa.text(sql), {"run": run_id, "key": key, "level": level, "lo": lo, "hi": hi}).fetchall()
     return [(*r[:7], bool(r[7]), *r[8:11], bool(r[11])) for r in rows]
+
+
+class Keeper:
+    """The writer process's hook: refreshes the curves it wrote, at most every ``interval``
+    seconds and at the end, so a view finds Runboard's own curves already summarised (O(new
+    points) per refresh, in the writer process, off the training loop's core)."""
+
+    interval = 2.0
+
+    def __init__(self, uri: str, run_id: str):
+        self.uri, self.run_id = uri, run_id
+        self.keys: set[str] = set()
+        self.last = time.monotonic()
+
+    def wrote(self, keys) -> None:
+        self.keys.update(keys)
+        if time.monotonic() - self.last >= self.interval:
+            self.flush()
+
+    def flush(self) -> None:
+        keys, self.keys, self.last = self.keys, set(), time.monotonic()
+        if keys:
+            try:
+                refresh(self.uri, [(self.run_id, k) for k in keys])
+            except Exception as exc:  # noqa: BLE001 - never lose a point over a summary
+                log.warning("runboard: curve summaries not kept (%s); views will build them", exc)
 
 
 def build_store(uri: str, chunk: int = 200, out=sys.stderr) -> int:
