@@ -209,13 +209,11 @@ def main() -> int:
 def _keeper(uri: str, run_id: str):
     """Summaries for SQLite / PostgreSQL stores (an http store's server has its own database);
     ``RUNBOARD_CURVE_SUMMARIES=0`` turns the hook off."""
-    from trainers import tracking
+    from trainers import curve_summary, tracking
 
-    if os.environ.get("RUNBOARD_CURVE_SUMMARIES", "1") == "0" or not tracking.is_database(uri):
+    if not curve_summary.enabled() or not tracking.is_database(uri):
         return None
-    from trainers.curve_summary import Keeper
-
-    return Keeper(uri, run_id)
+    return curve_summary.Keeper(uri, run_id)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ def plan(s0: int, s1: int, max_points: int) -> tuple[int, int] | None:
 
 def usable(uri: str, conn: sa.Connection, keys: list[Key]) -> set[Key]:
     """The curves among ``keys`` whose summaries may be read now: fresh, or refreshed just now."""
-    if not keys:
+    if not keys or not cs.enabled():
         return set()
     try:
         ok = cs.fresh(conn, keys)
