@@ -236,7 +236,9 @@ def fresh(conn: sa.Connection, keys) -> set[tuple[str, str]]:
 @lru_cache(maxsize=None)
 def writer(uri: str) -> sa.Engine:
     """An engine for refreshes. On SQLite each transaction is a real ``BEGIN`` (the driver's
-    own mode starts none before a SELECT), so a refresh's reads share one snapshot."""
+    own mode starts none before a SELECT): a snapshot's reads share one snapshot, and a write
+    transaction is ``BEGIN IMMEDIATE``, so it waits for the write lock up front instead of
+    failing when it would have to upgrade a read snapshot that a writer moved past."""
     if not uri.startswith("sqlite"):
         return sa.create_engine(uri, pool_pre_ping=True)
     eng = sa.create_engine(uri, connect_args={"timeout": 30})
@@ -247,14 +249,16 @@ def writer(uri: str) -> sa.Engine:
 
     @sa.event.listens_for(eng, "begin")
     def _begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("snapshot") else "BEGIN IMMEDIATE")
 
     return eng
 
 
 def _snapshot(eng: sa.Engine):
     conn = eng.connect()
-    return conn.execution_options(isolation_level="REPEATABLE READ") if eng.dialect.name == "postgresql" else conn
+    if eng.dialect.name == "postgresql":
+        return conn.execution_options(isolation_level="REPEATABLE READ")
+    return conn.execution_options(snapshot=True)
 
 
 def refresh(uri: str, keys) -> set[tuple[str, str]]:
@@ -265,9 +269,12 @@ def refresh(uri: str, keys) -> set[tuple[str, str]]:
     """
     eng = writer(uri)
     done: set[tuple[str, str]] = set()
-    with eng.begin() as conn:
-        ensure(conn)
-    with eng.connect() as conn:
+    with _snapshot(eng) as conn:
+        present = has_trigger(conn)
+    if not present:  # takes the write lock: only the first time
+        with eng.begin() as conn:
+            ensure(conn)
+    with _snapshot(eng) as conn:
         st = states(conn, {run for run, _ in keys})
     for run_id, key in sorted(set(keys)):
         old = st.get((run_id, key))
@@ -339,7 +346,7 @@ def build_store(uri: str, chunk: int = 200, out=sys.stderr) -> int:
     """Refresh every curve of the store (ahead of the first view, e.g. after an import), with a
     progress line on ``out``; returns the number of curves fresh at the end."""
     eng = writer(uri)
-    with eng.connect() as conn:
+    with _snapshot(eng) as conn:
         keys = [tuple(r) for r in conn.execute(sa.text("SELECT DISTINCT run_uuid, key FROM latest_metrics ORDER BY 1, 2"))]
     start, done = time.monotonic(), 0
     for i in range(0, len(keys), chunk):
