@@ -152,8 +152,10 @@ def _none(a: np.ndarray) -> list:
 
 
 def _points(conn: sa.Connection, run_id: str, key: str, after: int = INT64_MIN) -> np.ndarray:
-    rows = conn.execute(sa.text(_RAW), {"run": run_id, "key": key, "after": after}).fetchall()
-    return np.array([tuple(r) for r in rows], dtype=[("step", "i8"), ("ts", "i8"), ("value", "f8"), ("nan", "?")])
+    result = conn.execute(sa.text(_RAW), {"run": run_id, "key": key, "after": after})
+    rows = result.cursor.fetchall()  # the driver's tuples: SQLAlchemy's Row objects cost ~2x here
+    result.close()
+    return np.array(rows, dtype=[("step", "i8"), ("ts", "i8"), ("value", "f8"), ("nan", "?")])
 
 
 def _version(conn: sa.Connection, run_id: str, key: str) -> int:

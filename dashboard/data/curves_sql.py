@@ -97,9 +97,11 @@ def curves(uri: str, run_ids, metrics, max_points: int = 1000, step_range=None) 
     keys = [(run, key) for run in run_ids for key in sorted(set(metrics))]
     with db.engine(uri).connect() as conn:
         q = _queries(conn.dialect.name)
-        pts = _points(uri, conn, q, keys, lo, hi, max_points + 1)
-        long = _long(uri, conn, q, pts.long(max_points), lo, hi, max_points)
-        changes = _epoch_changes(conn, q, run_ids, hi) if pts.lengths.any() else None
+        # A whole curve whose fresh summary says it is long: no need to fetch points to learn that.
+        known = pyramid.known_long(conn, keys, max_points) if (lo, hi) == (INT64_MIN, INT64_MAX) else {}
+        pts = _points(uri, conn, q, [k for k in keys if k not in known], lo, hi, max_points + 1)
+        long = _long(uri, conn, q, pts.long(max_points), lo, hi, max_points, known)
+        changes = _epoch_changes(conn, q, run_ids, hi) if pts.lengths.any() or known else None
     found = {**pts.short(max_points), **long}
     df = ds.frame(found, {k: int(b.n.sum()) for k, b in found.items()})
     return ds.attach_epoch(df, changes) if changes is not None else df
@@ -137,13 +139,14 @@ def _queries(dialect: str) -> dict[str, str]:
                                                   ("epochs", EPOCH_CHANGES), ("range", RANGE))}
 
 
-def _long(uri: str, conn: sa.Connection, q: dict, items: list, lo: int, hi: int, max_points: int) -> dict:
-    """Each long curve's buckets: from its fresh summary when a level has enough buckets, else raw."""
-    plans = {}
+def _long(uri: str, conn: sa.Connection, q: dict, items: list, lo: int, hi: int, max_points: int, known: dict) -> dict:
+    """Each long curve's buckets: from its fresh summary when a level has enough buckets, else raw.
+    ``known``: {key: (first, last step)} of long curves already known fresh."""
+    plans = {key: (s0, s1, pyramid.plan(s0, s1, max_points)) for key, (s0, s1) in known.items()}
     for key, s0 in items:
         s1 = db.driver_rows(conn, q["max_step"], {"run": key[0], "key": key[1], "lo": lo, "hi": hi})[0][0]
         plans[key] = (s0, s1, pyramid.plan(s0, s1, max_points))
-    ok = pyramid.usable(uri, conn, [k for k, (_, _, p) in plans.items() if p is not None])
+    ok = set(known) | pyramid.usable(uri, conn, [k for k, (_, _, p) in plans.items() if p is not None and k not in known])
     out = {}
     for key, (s0, s1, p) in plans.items():
         if key in ok:

@@ -65,6 +65,30 @@ def usable(uri: str, conn: sa.Connection, keys: list[Key]) -> set[Key]:
     return ok
 
 
+FIRST_STEP = f"SELECT MIN(first_step) FROM {cs.TABLE} WHERE run_uuid = :run AND key = :key AND level = :level"
+
+
+def known_long(conn: sa.Connection, keys: list[Key], max_points: int) -> dict[Key, tuple[int, int]]:
+    """{key: (first step, last step)} of the curves whose fresh summary says they are longer than
+    ``max_points`` (a whole-curve view): their points need not be fetched to learn that."""
+    if not keys or not cs.enabled():
+        return {}
+    try:
+        if not cs.has_trigger(conn):
+            return {}
+        st = cs.states(conn, {run for run, _ in keys})
+    except sa.exc.DBAPIError:
+        conn.rollback()
+        return {}
+    out = {}
+    for key in keys:
+        built_v, v, n, max_step = st.get(key, (0, -1, 0, None))
+        if built_v == v and n > max_points:
+            s0 = db.rows(conn, FIRST_STEP, {"run": key[0], "key": key[1], "level": max(cs.LEVELS)})[0][0]
+            out[key] = (int(s0), int(max_step))
+    return out
+
+
 def long_curve(conn: sa.Connection, q: dict, key: Key, lo: int, hi: int, s0: int, s1: int, k: int, g: int) -> ds.Buckets:
     """One curve's buckets from level ``k`` grouped by ``g``, raw points at cut ends."""
     run, metric = key
