@@ -31,8 +31,6 @@ _ROW = np.dtype([("b", "i8"), ("n", "i8"), ("mn", "f8"), ("mx", "f8"), ("s0", "i
                  ("s1", "i8"), ("t1", "i8"), ("v1", "f8"), ("nan1", "?")])
 TOP_MIN_MAX = (f"SELECT run_uuid, key, MIN(mn), MAX(mx) FROM {cs.TABLE} WHERE level = :level AND run_uuid IN :runs "
                "GROUP BY run_uuid, key")
-CURVE_MIN_MAX = ("SELECT MIN(CASE WHEN is_nan THEN NULL ELSE value END), MAX(CASE WHEN is_nan THEN NULL ELSE value END) "
-                 "FROM metrics{idx} WHERE run_uuid = :run AND key = :key")
 
 
 def plan(s0: int, s1: int, max_points: int) -> tuple[int, int] | None:
@@ -130,15 +128,25 @@ def _grouped(r: np.ndarray, g: int) -> ds.Buckets:
     )
 
 
-def min_max(uri: str, conn: sa.Connection, keys: list[Key], idx: str) -> list[tuple] | None:
-    """(run, key, min, max) of each curve from its summary's top level, raw for curves that
-    could not be summarised; None when summaries cannot be used at all (the caller scans)."""
-    ok = usable(uri, conn, keys)
+def min_max(uri: str, conn: sa.Connection, latest: list[tuple]) -> tuple[list[tuple], set[Key]]:
+    """(run, key, min, max) of each curve from its summary's top level, and the curves left to
+    the caller's scan. ``latest``: (run, key, last step) per curve. A stale curve is refreshed
+    here only if it reaches past one top-level bucket (65,536 steps): a first Runs page over a
+    big store of short foreign curves must not build thousands of summaries; scanning those is cheap.
+    """
+    keys = [(r, k) for r, k, _ in latest]
+    if not keys or not cs.enabled():
+        return [], set(keys)
+    try:
+        ok = cs.fresh(conn, keys)
+    except sa.exc.DBAPIError:
+        conn.rollback()
+        ok = set()
+    top = max(cs.LEVELS)
+    long = [(r, k) for r, k, step in latest if (r, k) not in ok and step is not None and step >> top > 0]
+    if long:
+        ok |= usable(uri, conn, long)
     if not ok:
-        return None
-    top = db.rows(conn, TOP_MIN_MAX, {"level": max(cs.LEVELS), "runs": sorted({r for r, _ in ok})}, ("runs",))
-    out = [r for r in top if (r[0], r[1]) in ok]
-    sql = CURVE_MIN_MAX.format(idx=idx)
-    for run, key in sorted(set(keys) - ok):
-        out.append((run, key, *db.driver_rows(conn, sql, {"run": run, "key": key})[0]))
-    return out
+        return [], set(keys)
+    rows = db.rows(conn, TOP_MIN_MAX, {"level": top, "runs": sorted({r for r, _ in ok})}, ("runs",))
+    return [r for r in rows if (r[0], r[1]) in ok], set(keys) - ok
