@@ -18,17 +18,14 @@ iff ``built_v == v``: one indexed row per curve, exact for any writer of the dat
 ``mlflow``, Lightning's ``MLFlowLogger``, another machine), also for earlier-step appends. If the
 trigger is ever missing (a migration that copies ``metrics``), ``ensure`` forgets every summary.
 
-Refresh reads one snapshot (``v`` and the points: a REPEATABLE READ / SQLite read transaction),
-then writes in a separate short transaction, so no lock is held while points are read. When every
-point inserted since the build lies past the summarised ``max_step`` (the count says so), only
-those points are read and merged (incremental); otherwise the curve is rebuilt. An incremental
-write is a compare-and-set on ``built_v``: a concurrent refresh makes it roll back, never merge twice.
+Keeping summaries current (snapshot reads, incremental merges, the writer's hook, the bulk
+command's body) is ``trainers.curve_refresh``.
 
 Importable by the writer process: no Streamlit, no dashboard, no torch.
 
 Status: build, freshness, incremental refresh, the bulk command (``python -m trainers.curve_summary
 build|drop``) and the writer hook (``trainers.log_sinks``) are written; ``dashboard.data`` reads
-curves and the runs table's min/max from here.
+long curves and the runs table's min/max from here (``dashboard/data/summary_read.py``).
 """
 
 from __future__ import annotations
@@ -37,8 +34,6 @@ import argparse
 import logging
 import os
 import sys
-import time
-from functools import lru_cache
 
 import numpy as np
 import sqlalchemy as sa
@@ -151,19 +146,19 @@ def _none(a: np.ndarray) -> list:
     return [None if v != v else v for v in a.tolist()]
 
 
-def _points(conn: sa.Connection, run_id: str, key: str, after: int = INT64_MIN) -> np.ndarray:
+def points(conn: sa.Connection, run_id: str, key: str, after: int = INT64_MIN) -> np.ndarray:
     result = conn.execute(sa.text(_RAW), {"run": run_id, "key": key, "after": after})
     rows = result.cursor.fetchall()  # the driver's tuples: SQLAlchemy's Row objects cost ~2x here
     result.close()
     return np.array(rows, dtype=[("step", "i8"), ("ts", "i8"), ("value", "f8"), ("nan", "?")])
 
 
-def _version(conn: sa.Connection, run_id: str, key: str) -> int:
+def version(conn: sa.Connection, run_id: str, key: str) -> int:
     v = conn.execute(sa.text(f"SELECT v FROM {VERSION} WHERE run_uuid = :run AND key = :key"), {"run": run_id, "key": key}).scalar()
     return int(v or 0)
 
 
-def _write_full(conn: sa.Connection, run_id: str, key: str, pts: np.ndarray, v: int, levels=LEVELS) -> None:
+def write_full(conn: sa.Connection, run_id: str, key: str, pts: np.ndarray, v: int, levels=LEVELS) -> None:
     p = {"run": run_id, "key": key}
     conn.execute(sa.text(f"DELETE FROM {TABLE} WHERE run_uuid = :run AND key = :key"), p)
     conn.execute(sa.text(f"DELETE FROM {WATERMARK} WHERE run_uuid = :run AND key = :key"), p)
@@ -180,7 +175,7 @@ class Conflict(RuntimeError):
     """Another refresh changed the curve's summary since this one read it."""
 
 
-def _write_append(conn: sa.Connection, run_id: str, key: str, pts: np.ndarray, old: tuple, v: int, levels=LEVELS) -> None:
+def write_append(conn: sa.Connection, run_id: str, key: str, pts: np.ndarray, old: tuple, v: int, levels=LEVELS) -> None:
     """Merge points that all lie past the summarised ``max_step`` (compare-and-set on built_v)."""
     built_v, n, max_step = old
     p = {"run": run_id, "key": key}
@@ -211,9 +206,9 @@ def _merge(a: tuple, b: tuple) -> tuple:
 def build_curve(conn: sa.Connection, run_id: str, key: str, levels=LEVELS) -> int:
     """(Re)build one curve's levels from ``metrics`` in this transaction; returns its point count."""
     ensure(conn)
-    v = _version(conn, run_id, key)
-    pts = _points(conn, run_id, key)
-    _write_full(conn, run_id, key, pts, v, levels)
+    v = version(conn, run_id, key)
+    pts = points(conn, run_id, key)
+    write_full(conn, run_id, key, pts, v, levels)
     return len(pts)
 
 
@@ -235,81 +230,6 @@ def fresh(conn: sa.Connection, keys) -> set[tuple[str, str]]:
     return {k for k in keys if k in st and st[k][0] == st[k][1]}
 
 
-@lru_cache(maxsize=None)
-def writer(uri: str) -> sa.Engine:
-    """An engine for refreshes. On SQLite each transaction is a real ``BEGIN`` (the driver's
-    own mode starts none before a SELECT): a snapshot's reads share one snapshot, and a write
-    transaction is ``BEGIN IMMEDIATE``, so it waits for the write lock up front instead of
-    failing when it would have to upgrade a read snapshot that a writer moved past."""
-    if not uri.startswith("sqlite"):
-        return sa.create_engine(uri, pool_pre_ping=True)
-    eng = sa.create_engine(uri, connect_args={"timeout": 30})
-
-    @sa.event.listens_for(eng, "connect")
-    def _manual(dbapi_con, _record):
-        dbapi_con.isolation_level = None
-
-    @sa.event.listens_for(eng, "begin")
-    def _begin(conn):
-        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("snapshot") else "BEGIN IMMEDIATE")
-
-    return eng
-
-
-def _snapshot(eng: sa.Engine):
-    conn = eng.connect()
-    if eng.dialect.name == "postgresql":
-        return conn.execution_options(isolation_level="REPEATABLE READ")
-    return conn.execution_options(snapshot=True)
-
-
-def refresh(uri: str, keys) -> set[tuple[str, str]]:
-    """Bring these curves' summaries up to date; returns the keys fresh as of their snapshot.
-
-    A curve that fails (a concurrent refresh, a store that refuses writes) is left out and
-    logged: its readers take the raw path.
-    """
-    eng = writer(uri)
-    done: set[tuple[str, str]] = set()
-    with _snapshot(eng) as conn:
-        present = has_trigger(conn)
-    if not present:  # takes the write lock: only the first time
-        with eng.begin() as conn:
-            ensure(conn)
-    with _snapshot(eng) as conn:
-        st = states(conn, {run for run, _ in keys})
-    for run_id, key in sorted(set(keys)):
-        old = st.get((run_id, key))
-        if old is not None and old[0] == old[1]:
-            done.add((run_id, key))
-            continue
-        try:
-            _refresh_one(eng, run_id, key, old)
-            done.add((run_id, key))
-        except Conflict:
-            log.debug("runboard: curve summary of %s/%s refreshed by another process meanwhile", run_id, key)
-        except Exception as exc:  # noqa: BLE001 - a summary is an optimisation; the raw path stays
-            log.warning("runboard: curve summary of %s/%s not refreshed: %s", run_id, key, exc)
-    return done
-
-
-def _refresh_one(eng: sa.Engine, run_id: str, key: str, old: tuple | None) -> None:
-    with _snapshot(eng) as conn, conn.begin():
-        v = _version(conn, run_id, key)
-        pts = None
-        if old is not None:
-            built_v, _, n, max_step = old
-            new = _points(conn, run_id, key, INT64_MIN if max_step is None else max_step)
-            if len(new) == v - built_v:  # every point since the build lies past max_step
-                pts = new
-        full = _points(conn, run_id, key) if pts is None else None
-    with eng.begin() as conn:
-        if full is not None:
-            _write_full(conn, run_id, key, full, v)
-        elif len(pts):
-            _write_append(conn, run_id, key, pts, (old[0], old[2], old[3]), v)
-
-
 def read_level(conn: sa.Connection, run_id: str, key: str, level: int, lo: int, hi: int) -> list[tuple]:
     """Stored buckets of one level whose bucket number is in [lo, hi], ordered by bucket."""
     sql = (f"SELECT bucket, n, mn, mx, first_step, first_ts, first_value, first_nan, last_step, last_ts, last_value, last_nan "
@@ -318,49 +238,8 @@ def read_level(conn: sa.Connection, run_id: str, key: str, level: int, lo: int, 
     return [(*r[:7], bool(r[7]), *r[8:11], bool(r[11])) for r in rows]
 
 
-class Keeper:
-    """The writer process's hook: refreshes the curves it wrote, at most every ``interval``
-    seconds and at the end, so a view finds Runboard's own curves already summarised (O(new
-    points) per refresh, in the writer process, off the training loop's core)."""
-
-    interval = 2.0
-
-    def __init__(self, uri: str, run_id: str):
-        self.uri, self.run_id = uri, run_id
-        self.keys: set[str] = set()
-        self.last = time.monotonic()
-
-    def wrote(self, keys) -> None:
-        self.keys.update(keys)
-        if time.monotonic() - self.last >= self.interval:
-            self.flush()
-
-    def flush(self) -> None:
-        keys, self.keys, self.last = self.keys, set(), time.monotonic()
-        if keys:
-            try:
-                refresh(self.uri, [(self.run_id, k) for k in keys])
-            except Exception as exc:  # noqa: BLE001 - never lose a point over a summary
-                log.warning("runboard: curve summaries not kept (%s); views will build them", exc)
-
-
-def build_store(uri: str, chunk: int = 200, out=sys.stderr) -> int:
-    """Refresh every curve of the store (ahead of the first view, e.g. after an import), with a
-    progress line on ``out``; returns the number of curves fresh at the end."""
-    eng = writer(uri)
-    with _snapshot(eng) as conn:
-        keys = [tuple(r) for r in conn.execute(sa.text("SELECT DISTINCT run_uuid, key FROM latest_metrics ORDER BY 1, 2"))]
-    start, done = time.monotonic(), 0
-    for i in range(0, len(keys), chunk):
-        done += len(refresh(uri, keys[i : i + chunk]))
-        out.write(f"\rcurve summaries: {min(i + chunk, len(keys))}/{len(keys)} curves, {time.monotonic() - start:.1f} s")
-        out.flush()
-    out.write(f"\rcurve summaries: {done}/{len(keys)} curves fresh in {time.monotonic() - start:.1f} s\n")
-    return done
-
-
 def main(argv=None) -> int:
-    from trainers import tracking
+    from trainers import curve_refresh, tracking
 
     p = argparse.ArgumentParser(prog="python -m trainers.curve_summary",
                                 description="Build (or refresh) or drop the curve summaries of a whole store.")
@@ -371,11 +250,12 @@ def main(argv=None) -> int:
     if not tracking.is_database(uri):
         p.error("summaries live in the store's database: a SQLite or PostgreSQL URI is needed")
     if args.action == "drop":
-        with writer(uri).begin() as conn:
+        with curve_refresh.writer(uri).begin() as conn:
             drop(conn)
         print("curve summaries dropped", file=sys.stderr)
         return 0
-    return 0 if build_store(uri) >= 0 else 1
+    curve_refresh.build_store(uri)
+    return 0
 
 
 if __name__ == "__main__":

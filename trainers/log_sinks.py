@@ -6,7 +6,7 @@ on another core. So by default batches are pickled down a pipe to ``python -m tr
 (``RUNBOARD_LOG_WRITER=thread`` keeps them in-process). The child ignores SIGTERM/SIGINT — a stop
 signal to the trainer's process group must not cut the tail — and exits when the pipe closes,
 after writing everything it was sent, also when the trainer itself was SIGKILLed. On a database
-store it also keeps the curves' summary pyramid current (``trainers.curve_summary.Keeper``).
+store it also keeps the curves' summary pyramid current (``trainers.curve_refresh.Keeper``).
 """
 
 from __future__ import annotations
@@ -209,11 +209,11 @@ def main() -> int:
 def _keeper(uri: str, run_id: str):
     """Summaries for SQLite / PostgreSQL stores (an http store's server has its own database);
     ``RUNBOARD_CURVE_SUMMARIES=0`` turns the hook off."""
-    from trainers import curve_summary, tracking
+    from trainers import curve_refresh, curve_summary, tracking
 
     if not curve_summary.enabled() or not tracking.is_database(uri):
         return None
-    return curve_summary.Keeper(uri, run_id)
+    return curve_refresh.Keeper(uri, run_id)
 
 
 if __name__ == "__main__":

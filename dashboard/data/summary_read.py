@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from dashboard.data import downsample as ds
 from dashboard.data import engine as db
+from trainers import curve_refresh
 from trainers import curve_summary as cs
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def usable(uri: str, conn: sa.Connection, keys: list[Key]) -> set[Key]:
     stale = [k for k in keys if k not in ok]
     if stale:
         try:
-            ok |= cs.refresh(uri, stale)
+            ok |= curve_refresh.refresh(uri, stale)
         except Exception as exc:  # noqa: BLE001 - e.g. a store this user may only read: the raw path
             log.warning("runboard: curve summaries unavailable (%s); reading raw points", exc)
     return ok
