@@ -30,6 +30,12 @@ log = logging.getLogger(__name__)
 Key = tuple[str, str]
 _ROW = np.dtype([("b", "i8"), ("n", "i8"), ("mn", "f8"), ("mx", "f8"), ("s0", "i8"), ("t0", "i8"), ("v0", "f8"), ("nan0", "?"),
                  ("s1", "i8"), ("t1", "i8"), ("v1", "f8"), ("nan1", "?")])
+# One level's stored buckets as plain numbers (the NULL min/max of an all-NaN bucket as a flag),
+# so the driver's tuples go straight into a numpy array.
+LEVEL = (f"SELECT bucket, n, COALESCE(mn, 0), COALESCE(mx, 0), mn IS NULL, first_step, first_ts, first_value, first_nan, "
+         f"last_step, last_ts, last_value, last_nan FROM {cs.TABLE} "
+         "WHERE run_uuid = :run AND key = :key AND level = :level AND bucket BETWEEN :lo AND :hi ORDER BY bucket")
+_STORED = np.dtype(_ROW.descr[:4] + [("null", "?")] + _ROW.descr[4:])
 TOP_MIN_MAX = (f"SELECT run_uuid, key, MIN(mn), MAX(mx) FROM {cs.TABLE} WHERE level = :level AND run_uuid IN :runs "
                "GROUP BY run_uuid, key")
 
@@ -93,24 +99,34 @@ def long_curve(conn: sa.Connection, q: dict, key: Key, lo: int, hi: int, s0: int
     run, metric = key
     b0, b1 = s0 >> k, s1 >> k
     head, tail = (b0 << k) < lo, ((b1 + 1) << k) - 1 > hi
-    rows: list[tuple] = []
     if b0 == b1 and (head or tail):
-        rows += _raw_rows(conn, q, key, s0, s1, k)
-    else:
-        if head:
-            rows += _raw_rows(conn, q, key, s0, ((b0 + 1) << k) - 1, k)
-        rows += cs.read_level(conn, run, metric, k, b0 + head, b1 - tail)
-        if tail:
-            rows += _raw_rows(conn, q, key, b1 << k, s1, k)
-    return _grouped(np.array([tuple(np.nan if x is None else x for x in r) for r in rows], dtype=_ROW), g)
+        return _grouped(_raw_rows(conn, q, key, s0, s1, k), g)
+    parts = [_raw_rows(conn, q, key, s0, ((b0 + 1) << k) - 1, k)] if head else []
+    stored = np.array(db.driver_rows(conn, LEVEL, {"run": run, "key": metric, "level": k, "lo": b0 + head, "hi": b1 - tail}),
+                      dtype=_STORED)
+    parts.append(_as_rows(stored))
+    if tail:
+        parts.append(_raw_rows(conn, q, key, b1 << k, s1, k))
+    return _grouped(np.concatenate(parts), g)
 
 
-def _raw_rows(conn: sa.Connection, q: dict, key: Key, a: int, b: int, k: int) -> list[tuple]:
+def _as_rows(stored: np.ndarray) -> np.ndarray:
+    """Stored level rows -> ``_ROW``s, an all-NaN bucket's NULL min/max -> NaN."""
+    out = np.empty(len(stored), _ROW)
+    for name in _ROW.names:
+        out[name] = stored[name]
+    out["mn"][stored["null"]] = np.nan
+    out["mx"][stored["null"]] = np.nan
+    return out
+
+
+def _raw_rows(conn: sa.Connection, q: dict, key: Key, a: int, b: int, k: int) -> np.ndarray:
     pts = db.driver_rows(conn, q["range"], {"run": key[0], "key": key[1], "lo": a, "hi": b})
     if not pts:
-        return []
+        return np.empty(0, _ROW)
     step, ts, value, nan = (np.array(c) for c in zip(*pts))
-    return cs.level_rows(step, ts, value, nan.astype(bool), k)
+    rows = cs.level_rows(step, ts, value, nan.astype(bool), k)
+    return np.array([tuple(np.nan if x is None else x for x in r) for r in rows], dtype=_ROW)
 
 
 def _grouped(r: np.ndarray, g: int) -> ds.Buckets:
