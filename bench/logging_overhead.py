@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import statistics
 import tempfile
 import time
@@ -66,10 +67,16 @@ def stock(uri, tmp):
     return logger, lambda: len(logger.experiment.get_metric_history(logger.run_id, "train/loss")), []
 
 
-def runboard(uri, tmp):
+def runboard(uri, tmp, summaries: str = "1"):
+    os.environ["RUNBOARD_CURVE_SUMMARIES"] = summaries  # read by the writer process it starts
     client = tracking.client(uri)
     run_id = client.create_run(tracking.experiment_id("bench", uri)).info.run_id
     return RunboardLogger(client, run_id), lambda: len(client.get_metric_history(run_id, "train/loss")), []
+
+
+def runboard_no_summaries(uri, tmp):
+    """The logger with its writer not keeping curve summaries (issue 13's A/B)."""
+    return runboard(uri, tmp, "0")
 
 
 def runboard_system(uri, tmp):
@@ -94,6 +101,8 @@ def main() -> None:
                    help="torch intra-op threads; 1 keeps OpenMP from spin-waiting on a shared 2-core box")
     p.add_argument("--without-stock", action="store_true",
                    help="skip Lightning's MLFlowLogger (the slowest variant) when re-measuring Runboard only")
+    p.add_argument("--summaries-ab", action="store_true",
+                   help="only no logger, Runboard, and Runboard without curve summaries (the writer's pyramid)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
@@ -102,7 +111,10 @@ def main() -> None:
     variants = {"no logger": no_logger, "Lightning MLFlowLogger (sqlite)": stock, "Runboard logger (sqlite)": runboard,
                 "Runboard + system metrics": runboard_system,
                 "Runboard + lr/grad-norm/throughput + system metrics": runboard_full}
-    if args.without_stock:
+    if args.summaries_ab:
+        variants = {"no logger": no_logger, "Runboard logger (sqlite)": runboard,
+                    "Runboard, no curve summaries": runboard_no_summaries}
+    if args.without_stock and not args.summaries_ab:
         del variants["Lightning MLFlowLogger (sqlite)"]
     fit_seconds(50, no_logger)  # warm-up: imports, allocator, data loading
     wall: dict[str, list[float]] = {name: [] for name in variants}

@@ -4,12 +4,19 @@ MLflow's ``metrics`` for the same power-of-two edges, on SQLite and PostgreSQL."
 from __future__ import annotations
 
 import math
+import time
 
+import pandas as pd
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mlflow.entities import Metric
 
-from tests.plain_store import write_metric_rows
+from dashboard import data
+from dashboard.data import curves_sql
+from dashboard.data import downsample as ds
+from dashboard.data import summary_read as pyramid
+from plain_store import write_metric_rows
 from trainers import curve_summary as cs
 from trainers import tracking
 
@@ -82,3 +89,100 @@ def test_spike_kept_and_drop_rebuild(sqlite_store):
             assert cs.read_level(conn, run_id, KEY, max(cs.LEVELS), 0, 2**62) == top
     finally:
         eng.dispose()
+
+
+# --- The dashboard's read path over the pyramid (acceptance 1 and 2) -------------------------
+
+RANGE_ENDS = st.one_of(st.none(), st.integers(-10, 5100))
+# Long enough for a level to have max_points buckets: an even base plus CURVES' random points.
+VIEW_CURVES = st.builds(lambda n, stride, extra: [(i * stride, float(i % 7)) for i in range(n)] + extra,
+                        st.integers(30, 300), st.integers(1, 16), CURVES)
+
+
+def _expected(conn, run_id: str, max_points: int, step_range) -> pd.DataFrame | None:
+    """The raw GROUP BY for the pyramid's bucket edges, or None if the view is not a pyramid read."""
+    lo, hi = curves_sql._bounds(step_range)
+    p = {"run": run_id, "key": KEY, "lo": lo, "hi": hi}
+    pts = sorted(conn.execute(sa.text(POINTS + " AND step BETWEEN :lo AND :hi"), p).fetchall(), key=lambda r: (r[0], r[1]))
+    if len(pts) <= max_points or pyramid.plan(pts[0][0], pts[-1][0], max_points) is None:
+        return None
+    k, g = pyramid.plan(pts[0][0], pts[-1][0], max_points)
+    w = g * 2**k  # steps >= 0 here: (step >> k) // g == step / w
+    stats = conn.execute(sa.text(RAW.replace("GROUP BY", "AND step BETWEEN :lo AND :hi GROUP BY")), {**p, "w": w}).fetchall()
+    first, last = {}, {}
+    for step, ts, value, nan in pts:
+        first.setdefault(step // w, (value, bool(nan)))
+        last[step // w] = (step, ts, value, bool(nan))
+    dec = ds.decode
+    return pd.DataFrame({
+        "step": [last[b][0] for b, *_ in stats],
+        "value": dec([last[b][2] for b, *_ in stats], [last[b][3] for b, *_ in stats]),
+        "first": dec([first[b][0] for b, *_ in stats], [first[b][1] for b, *_ in stats]),
+        "min": dec([math.nan if r[2] is None else r[2] for r in stats], [False] * len(stats)),
+        "max": dec([math.nan if r[3] is None else r[3] for r in stats], [False] * len(stats)),
+        "n": [r[1] for r in stats],
+        "timestamp": [last[b][1] for b, *_ in stats],
+    })
+
+
+def _check_view(uri: str, run_id: str, max_points: int, step_range) -> bool:
+    """The dashboard's buckets equal the raw GROUP BY over the same edges; True if a pyramid read."""
+    df = data.curves([run_id], [KEY], max_points=max_points, step_range=step_range, uri=uri)
+    eng = sa.create_engine(tracking.prepare_store(uri))
+    try:
+        with eng.connect() as conn:
+            want = _expected(conn, run_id, max_points, step_range)
+    finally:
+        eng.dispose()
+    if want is None:
+        return False
+    got = df[list(want.columns)].reset_index(drop=True).astype({"step": "int64", "n": "int64", "timestamp": "int64"})
+    pd.testing.assert_frame_equal(got, want.astype(got.dtypes.to_dict()), check_exact=True)
+    assert len(got) <= max_points
+    return True
+
+
+def _view_equals_raw(uri: str):
+    pyramid_reads = []
+
+    @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(VIEW_CURVES, st.integers(2, 30), RANGE_ENDS, RANGE_ENDS)
+    def check(curve, max_points, a, b):
+        client = tracking.client(uri)
+        run_id = client.create_run(tracking.experiment_id("pyramid-view", uri)).info.run_id
+        write_metric_rows(uri, run_id, KEY, [s for s, _ in curve], [v for _, v in curve])
+        step_range = None if a is None and b is None else (a, b)
+        _check_view(uri, run_id, max_points, step_range)  # first read: summarised now
+        pyramid_reads.append(_check_view(uri, run_id, max_points, step_range))  # second: from the summary
+
+    check()
+    assert any(pyramid_reads)
+
+
+def test_view_equals_raw_group_by(store):
+    _view_equals_raw(store)
+
+
+def test_appends_by_plain_mlflow_are_never_served_stale(store):
+    """log_batch appends past the end, at earlier steps, duplicates and NaN: each next read
+    refreshes the summary and equals the raw path (acceptance 2)."""
+    client = tracking.client(store)
+    run_id = client.create_run(tracking.experiment_id("pyramid-fresh", store)).info.run_id
+    write_metric_rows(store, run_id, KEY, range(0, 4000, 2), [float(s % 97) for s in range(0, 4000, 2)])
+    assert _check_view(store, run_id, 50, None)
+    t0 = int(time.time() * 1000)
+    appends = [
+        [(4100, 5.0), (4200, 1e9)],  # past the end: merged incrementally
+        [(1001, -1e9), (3, math.nan)],  # earlier steps: latest_metrics does not move
+        [(1001, 7.0), (4200, -math.inf)],  # duplicate steps
+    ]
+    for i, batch in enumerate(appends):
+        client.log_batch(run_id, metrics=[Metric(KEY, v, t0 + 10 * i + j, s) for j, (s, v) in enumerate(batch)])
+        assert _check_view(store, run_id, 50, None)
+        assert _check_view(store, run_id, 40, (900, 4150))
+        eng = sa.create_engine(tracking.prepare_store(store))
+        try:
+            with eng.connect() as conn:
+                assert cs.fresh(conn, [(run_id, KEY)]) == {(run_id, KEY)}
+        finally:
+            eng.dispose()

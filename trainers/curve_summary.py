@@ -1,28 +1,49 @@
 """A multi-resolution summary ("pyramid") of each curve in MLflow's ``metrics`` table (issue 13).
 
-Runboard's own table, in the same database, never a change to MLflow's tables. Derived data only:
-``drop`` removes it and ``build_curve`` rebuilds a curve from ``metrics`` at any time.
+Runboard's own tables, in the same database; MLflow's rows and columns are never changed.
+Derived data only: ``drop`` removes it all and ``refresh`` rebuilds any curve from ``metrics``.
 
 Level ``k`` groups a curve's points into buckets of ``2**k`` steps: bucket ``b`` holds steps
 ``[b * 2**k, (b + 1) * 2**k)`` (``step >> k``, floor for negative steps). Each bucket keeps the
 point count, the min and max of its non-NaN values (NULL when every point is NaN; ±inf as MLflow
 stores it) and its first and last point by (step, timestamp), as MLflow stores them (value, is_nan).
-A watermark row per curve records the count and last step the levels were built from.
+
+Freshness. ``latest_metrics`` cannot tell that a point was appended at an earlier step (a resumed
+run re-logging steps, another machine's late points): MLflow only moves it forward. A count of the
+curve's points is exact but O(points) per check (an index scan: it would cost the runs table what
+the summaries save). So one trigger on ``metrics``, the only thing attached to MLflow's tables,
+counts every inserted row per curve into Runboard's ``runboard_curve_version`` (``v``); the
+watermark row records the ``v`` a curve's levels were built from (``built_v``). A curve is fresh
+iff ``built_v == v``: one indexed row per curve, exact for any writer of the database (plain
+``mlflow``, Lightning's ``MLFlowLogger``, another machine), also for earlier-step appends. If the
+trigger is ever missing (a migration that copies ``metrics``), ``ensure`` forgets every summary.
+
+Keeping summaries current (snapshot reads, incremental merges, the writer's hook, the bulk
+command's body) is ``trainers.curve_refresh``.
 
 Importable by the writer process: no Streamlit, no dashboard, no torch.
 
-Status: build + per-level reads only. Freshness checks, incremental updates, the dashboard read
-path, the writer hook and the bulk command are not written yet.
+Status: build, freshness, incremental refresh, the bulk command (``python -m trainers.curve_summary
+build|drop``) and the writer hook (``trainers.log_sinks``) are written; ``dashboard.data`` reads
+long curves and the runs table's min/max from here (``dashboard/data/summary_read.py``).
 """
 
 from __future__ import annotations
 
+import argparse
+import logging
+import os
+import sys
+
 import numpy as np
 import sqlalchemy as sa
 
-LEVELS = (4, 8, 12, 16)
+log = logging.getLogger(__name__)
+LEVELS = (4, 6, 8, 10, 12, 14, 16)  # a factor 4 apart: a read gets at most 4 x max_points rows
 TABLE = "runboard_curve_summary"
 WATERMARK = "runboard_curve_watermark"
+VERSION = "runboard_curve_version"
+TRIGGER = "runboard_curve_bump"
 
 _DDL = (
     f"""CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -33,21 +54,73 @@ _DDL = (
     PRIMARY KEY (run_uuid, key, level, bucket))""",
     f"""CREATE TABLE IF NOT EXISTS {WATERMARK} (
     run_uuid VARCHAR(32) NOT NULL, key VARCHAR(250) NOT NULL, n BIGINT NOT NULL, max_step BIGINT,
-    PRIMARY KEY (run_uuid, key))""",
+    built_v BIGINT NOT NULL, PRIMARY KEY (run_uuid, key))""",
+    f"""CREATE TABLE IF NOT EXISTS {VERSION} (
+    run_uuid VARCHAR(32) NOT NULL, key VARCHAR(250) NOT NULL, v BIGINT NOT NULL, PRIMARY KEY (run_uuid, key))""",
 )
-_RAW = "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_uuid = :run AND key = :key"
+# One upsert per inserted point, inside the writer's own transaction (rolled back with it).
+_BUMP = (f"INSERT INTO {VERSION} (run_uuid, key, v) VALUES (NEW.run_uuid, NEW.key, 1) "
+         f"ON CONFLICT (run_uuid, key) DO UPDATE SET v = {VERSION}.v + 1")
+_TRIGGER = {
+    "sqlite": [f"CREATE TRIGGER IF NOT EXISTS {TRIGGER} AFTER INSERT ON metrics BEGIN {_BUMP}; END"],
+    "postgresql": [
+        f"CREATE OR REPLACE FUNCTION {TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {_BUMP}; RETURN NULL; END $$",
+        f"CREATE OR REPLACE TRIGGER {TRIGGER} AFTER INSERT ON metrics FOR EACH ROW EXECUTE FUNCTION {TRIGGER}()",
+    ],
+}
+_HAS_TRIGGER = {
+    "sqlite": f"SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name = '{TRIGGER}'",
+    "postgresql": f"SELECT COUNT(*) FROM pg_trigger WHERE tgname = '{TRIGGER}' AND tgrelid = to_regclass('metrics')",
+}
+_RAW = "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_uuid = :run AND key = :key AND step > :after"
 _COLS = "run_uuid, key, level, bucket, n, mn, mx, first_step, first_ts, first_value, first_nan, last_step, last_ts, last_value, last_nan"
+_NAMES = [c.strip() for c in _COLS.split(",")]
+_INSERT = f"INSERT INTO {TABLE} ({_COLS}) VALUES ({', '.join(':' + c for c in _NAMES)})"
+# The state of curves, (run, key) pairs of some runs: what was built, and what the trigger counted.
+STATE = (f"SELECT w.run_uuid, w.key, w.built_v, COALESCE(c.v, 0), w.n, w.max_step FROM {WATERMARK} w "
+         f"LEFT JOIN {VERSION} c ON c.run_uuid = w.run_uuid AND c.key = w.key WHERE w.run_uuid IN :runs")
+INT64_MIN = -(2**63)
 
 
-def create(conn: sa.Connection) -> None:
-    """Create the summary tables if missing (MLflow's tables are never touched)."""
+def enabled() -> bool:
+    """``RUNBOARD_CURVE_SUMMARIES=0`` turns summaries off: no writer hook, every read raw."""
+    return os.environ.get("RUNBOARD_CURVE_SUMMARIES", "1") != "0"
+
+
+def _dialect(conn: sa.Connection) -> str:
+    name = conn.dialect.name
+    if name not in _TRIGGER:
+        raise NotImplementedError(f"curve summaries support SQLite and PostgreSQL, not {name}")
+    return name
+
+
+def has_trigger(conn: sa.Connection) -> bool:
+    return bool(conn.execute(sa.text(_HAS_TRIGGER[_dialect(conn)])).scalar())
+
+
+def ensure(conn: sa.Connection) -> None:
+    """Create the tables and the trigger if missing. Tables without the trigger (it was dropped
+    behind our back) may hold summaries that missed points: they are emptied first."""
+    if has_trigger(conn):
+        return
     for ddl in _DDL:
+        conn.execute(sa.text(ddl))
+    for table in (TABLE, WATERMARK):
+        conn.execute(sa.text(f"DELETE FROM {table}"))
+    for ddl in _TRIGGER[_dialect(conn)]:
         conn.execute(sa.text(ddl))
 
 
+create = ensure
+
+
 def drop(conn: sa.Connection) -> None:
-    """Drop every summary; reads fall back to ``metrics`` until rebuilt."""
-    for table in (TABLE, WATERMARK):
+    """Drop every summary and the trigger; reads fall back to ``metrics`` until rebuilt."""
+    dialect = _dialect(conn)
+    conn.execute(sa.text(f"DROP TRIGGER IF EXISTS {TRIGGER}" + (" ON metrics" if dialect == "postgresql" else "")))
+    if dialect == "postgresql":
+        conn.execute(sa.text(f"DROP FUNCTION IF EXISTS {TRIGGER}()"))
+    for table in (TABLE, WATERMARK, VERSION):
         conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
 
 
@@ -63,34 +136,98 @@ def level_rows(steps, timestamps, values, is_nan, level: int) -> list[tuple]:
     starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
     ends = np.r_[starts[1:], len(steps)] - 1
     masked = np.where(is_nan, np.nan, values)
-    rows = []
-    for s, e in zip(starts.tolist(), ends.tolist()):
-        chunk = masked[s : e + 1]
-        ok = chunk[~np.isnan(chunk)]
-        mn, mx = (float(ok.min()), float(ok.max())) if len(ok) else (None, None)
-        rows.append((int(bucket[s]), e - s + 1, mn, mx, int(steps[s]), int(ts[s]), float(values[s]), bool(is_nan[s]),
-                     int(steps[e]), int(ts[e]), float(values[e]), bool(is_nan[e])))
-    return rows
+    mn, mx = np.fmin.reduceat(masked, starts), np.fmax.reduceat(masked, starts)  # NaN only if all NaN
+    cols = (bucket[starts], ends - starts + 1, _none(mn), _none(mx), steps[starts], ts[starts], values[starts],
+            is_nan[starts], steps[ends], ts[ends], values[ends], is_nan[ends])
+    return list(zip(*(c if isinstance(c, list) else c.tolist() for c in cols)))
 
 
-def build_curve(conn: sa.Connection, run_id: str, key: str, levels=LEVELS) -> int:
-    """(Re)build one curve's levels from ``metrics`` in one transaction; returns its point count."""
-    create(conn)
-    raw = conn.execute(sa.text(_RAW), {"run": run_id, "key": key}).fetchall()
-    cols = np.array([tuple(r) for r in raw], dtype=[("step", "i8"), ("ts", "i8"), ("value", "f8"), ("nan", "?")])
+def _none(a: np.ndarray) -> list:
+    return [None if v != v else v for v in a.tolist()]
+
+
+def points(conn: sa.Connection, run_id: str, key: str, after: int = INT64_MIN) -> np.ndarray:
+    result = conn.execute(sa.text(_RAW), {"run": run_id, "key": key, "after": after})
+    rows = result.cursor.fetchall()  # the driver's tuples: SQLAlchemy's Row objects cost ~2x here
+    result.close()
+    return np.array(rows, dtype=[("step", "i8"), ("ts", "i8"), ("value", "f8"), ("nan", "?")])
+
+
+def version(conn: sa.Connection, run_id: str, key: str) -> int:
+    v = conn.execute(sa.text(f"SELECT v FROM {VERSION} WHERE run_uuid = :run AND key = :key"), {"run": run_id, "key": key}).scalar()
+    return int(v or 0)
+
+
+def write_full(conn: sa.Connection, run_id: str, key: str, pts: np.ndarray, v: int, levels=LEVELS) -> None:
     p = {"run": run_id, "key": key}
     conn.execute(sa.text(f"DELETE FROM {TABLE} WHERE run_uuid = :run AND key = :key"), p)
     conn.execute(sa.text(f"DELETE FROM {WATERMARK} WHERE run_uuid = :run AND key = :key"), p)
-    names = [c.strip() for c in _COLS.split(",")]
-    insert = sa.text(f"INSERT INTO {TABLE} ({_COLS}) VALUES ({', '.join(':' + c for c in names)})")
     for level in levels:
-        rows = level_rows(cols["step"], cols["ts"], cols["value"], cols["nan"], level)
+        rows = level_rows(pts["step"], pts["ts"], pts["value"], pts["nan"], level)
         if rows:
-            conn.execute(insert, [dict(zip(names, (run_id, key, level, *r))) for r in rows])
-    max_step = int(cols["step"].max()) if len(cols) else None
-    conn.execute(sa.text(f"INSERT INTO {WATERMARK} (run_uuid, key, n, max_step) VALUES (:run, :key, :n, :s)"),
-                 {**p, "n": len(cols), "s": max_step})
-    return len(cols)
+            conn.execute(sa.text(_INSERT), [dict(zip(_NAMES, (run_id, key, level, *r))) for r in rows])
+    max_step = int(pts["step"].max()) if len(pts) else None
+    conn.execute(sa.text(f"INSERT INTO {WATERMARK} (run_uuid, key, n, max_step, built_v) VALUES (:run, :key, :n, :s, :v)"),
+                 {**p, "n": len(pts), "s": max_step, "v": v})
+
+
+class Conflict(RuntimeError):
+    """Another refresh changed the curve's summary since this one read it."""
+
+
+def write_append(conn: sa.Connection, run_id: str, key: str, pts: np.ndarray, old: tuple, v: int, levels=LEVELS) -> None:
+    """Merge points that all lie past the summarised ``max_step`` (compare-and-set on built_v)."""
+    built_v, n, max_step = old
+    p = {"run": run_id, "key": key}
+    done = conn.execute(sa.text(f"UPDATE {WATERMARK} SET n = :n, max_step = :s, built_v = :v "
+                                f"WHERE run_uuid = :run AND key = :key AND built_v = :old"),
+                        {**p, "n": n + len(pts), "s": int(pts["step"].max()), "v": v, "old": built_v})
+    if done.rowcount != 1:
+        raise Conflict(f"{run_id}/{key}")
+    for level in levels:
+        rows = level_rows(pts["step"], pts["ts"], pts["value"], pts["nan"], level)
+        if max_step is not None and rows and rows[0][0] == max_step >> level:
+            old_row = read_level(conn, run_id, key, level, rows[0][0], rows[0][0])
+            if old_row:  # the last summarised bucket goes on: its first point stays, its last moves
+                rows[0] = _merge(old_row[0], rows[0])
+                conn.execute(sa.text(f"DELETE FROM {TABLE} WHERE run_uuid = :run AND key = :key AND level = :l AND bucket = :b"),
+                             {**p, "l": level, "b": rows[0][0]})
+        if rows:
+            conn.execute(sa.text(_INSERT), [dict(zip(_NAMES, (run_id, key, level, *r))) for r in rows])
+
+
+def _merge(a: tuple, b: tuple) -> tuple:
+    """Bucket row ``a`` followed by row ``b`` of the same bucket, all of b's points after a's."""
+    mn = min((x for x in (a[2], b[2]) if x is not None), default=None)
+    mx = max((x for x in (a[3], b[3]) if x is not None), default=None)
+    return (a[0], a[1] + b[1], mn, mx, *a[4:8], *b[8:12])
+
+
+def build_curve(conn: sa.Connection, run_id: str, key: str, levels=LEVELS) -> int:
+    """(Re)build one curve's levels from ``metrics`` in this transaction; returns its point count."""
+    ensure(conn)
+    v = version(conn, run_id, key)
+    pts = points(conn, run_id, key)
+    write_full(conn, run_id, key, pts, v, levels)
+    return len(pts)
+
+
+def states(conn: sa.Connection, run_ids) -> dict[tuple[str, str], tuple[int, int, int, int | None]]:
+    """{(run, key): (built_v, v, n, max_step)} for every summarised curve of these runs."""
+    run_ids = sorted(set(run_ids))
+    if not run_ids:
+        return {}
+    stmt = sa.text(STATE).bindparams(sa.bindparam("runs", expanding=True))
+    return {(r[0], r[1]): (int(r[2]), int(r[3]), int(r[4]), r[5]) for r in conn.execute(stmt, {"runs": run_ids})}
+
+
+def fresh(conn: sa.Connection, keys) -> set[tuple[str, str]]:
+    """The curves among ``keys`` whose summary holds exactly the points in ``metrics`` now."""
+    if not has_trigger(conn):
+        return set()
+    keys = set(keys)
+    st = states(conn, {run for run, _ in keys})
+    return {k for k in keys if k in st and st[k][0] == st[k][1]}
 
 
 def read_level(conn: sa.Connection, run_id: str, key: str, level: int, lo: int, hi: int) -> list[tuple]:
@@ -99,3 +236,27 @@ def read_level(conn: sa.Connection, run_id: str, key: str, level: int, lo: int, 
            f"FROM {TABLE} WHERE run_uuid = :run AND key = :key AND level = :level AND bucket BETWEEN :lo AND :hi ORDER BY bucket")
     rows = conn.execute(sa.text(sql), {"run": run_id, "key": key, "level": level, "lo": lo, "hi": hi}).fetchall()
     return [(*r[:7], bool(r[7]), *r[8:11], bool(r[11])) for r in rows]
+
+
+def main(argv=None) -> int:
+    from trainers import curve_refresh, tracking
+
+    p = argparse.ArgumentParser(prog="python -m trainers.curve_summary",
+                                description="Build (or refresh) or drop the curve summaries of a whole store.")
+    p.add_argument("action", choices=("build", "drop"))
+    p.add_argument("--uri", help="the store (default: trainers.tracking's, i.e. MLFLOW_TRACKING_URI)")
+    args = p.parse_args(argv)
+    uri = tracking.prepare_store(args.uri or tracking.tracking_uri())
+    if not tracking.is_database(uri):
+        p.error("summaries live in the store's database: a SQLite or PostgreSQL URI is needed")
+    if args.action == "drop":
+        with curve_refresh.writer(uri).begin() as conn:
+            drop(conn)
+        print("curve summaries dropped", file=sys.stderr)
+        return 0
+    curve_refresh.build_store(uri)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

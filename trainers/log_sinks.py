@@ -5,7 +5,8 @@ training process that work holds the GIL against the training loop; in a child p
 on another core. So by default batches are pickled down a pipe to ``python -m trainers.log_sinks``
 (``RUNBOARD_LOG_WRITER=thread`` keeps them in-process). The child ignores SIGTERM/SIGINT — a stop
 signal to the trainer's process group must not cut the tail — and exits when the pipe closes,
-after writing everything it was sent, also when the trainer itself was SIGKILLed.
+after writing everything it was sent, also when the trainer itself was SIGKILLed. On a database
+store it also keeps the curves' summary pyramid current (``trainers.curve_refresh.Keeper``).
 """
 
 from __future__ import annotations
@@ -187,16 +188,32 @@ def main() -> int:
 
     from trainers import tracking
 
-    sink = DirectSink(MlflowClient(tracking_uri=args.uri or tracking.tracking_uri()), args.run_id)
+    uri = args.uri or tracking.tracking_uri()
+    sink = DirectSink(MlflowClient(tracking_uri=uri), args.run_id)
+    keeper = _keeper(uri, args.run_id)
     while True:
         try:
             points, tags, artifacts = pickle.load(sys.stdin.buffer)
         except (EOFError, pickle.UnpicklingError):  # closed, or cut mid-batch by a SIGKILLed trainer
+            if keeper is not None:
+                keeper.flush()
             # One line to the trainer: points and artifacts not written, and the cause.
             report.write(f"{sink.not_written} {sink.artifacts_not_written} {sink.cause or '-'}\n")
             report.flush()
             return 0
         sink.write(points, tags, artifacts)
+        if keeper is not None and points:
+            keeper.wrote({p[0] for p in points})
+
+
+def _keeper(uri: str, run_id: str):
+    """Summaries for SQLite / PostgreSQL stores (an http store's server has its own database);
+    ``RUNBOARD_CURVE_SUMMARIES=0`` turns the hook off."""
+    from trainers import curve_refresh, curve_summary, tracking
+
+    if not curve_summary.enabled() or not tracking.is_database(uri):
+        return None
+    return curve_refresh.Keeper(uri, run_id)
 
 
 if __name__ == "__main__":

@@ -68,7 +68,11 @@ def curves(run_ids, metrics, max_points: int = 1000, step_range=None, uri: str |
     (ms of the last point), epoch (the run's ``epoch`` metric at that step, else NaN).
     A curve with at most ``max_points`` points in ``step_range`` (inclusive ``(lo, hi)``, either
     end may be None) comes back whole, n == 1 per row; a longer one as at most ``max_points``
-    equal-width step buckets. Duplicate steps are all kept, ordered by logging time.
+    equal-width step buckets: on a database store, from the curve's summary pyramid when one of
+    its levels has enough buckets (widths ``g * 2**k`` steps, edges at multiples of the width,
+    the two end buckets cut by the range), else over the curve's own first..last step in range.
+    Every bucket's first/min/max/last equals the raw points' for its edges.
+    Duplicate steps are all kept, ordered by logging time.
     ``df.attrs["total_points"][(run_id, metric)]`` is the curve's point count in range.
     """
     uri, sql = _resolve(uri)

@@ -14,7 +14,10 @@ in, and the whole view is decoded at once.
 A curve with at most ``max_points`` points in range comes back whole. A longer one is grouped
 into ``max_points`` equal-width step buckets by ``GROUP BY``, then each bucket's first and last
 points are fetched by their steps (an index lookup each): 0.8 s for a 1,000,000-point curve,
-where ``ROW_NUMBER()`` windows over the same rows took 7–8 s.
+where ``ROW_NUMBER()`` windows over the same rows took 7–8 s. That raw path is now the fallback:
+a long curve is read from its summary pyramid when one level has enough buckets
+(``summary_read``: O(max_points) rows whatever the curve's length, the buckets aligned to that
+level's edges instead of equal widths over the curve's own first and last step).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import sqlalchemy as sa
 from dashboard.data import downsample as ds
 from dashboard.data import engine as db
 from dashboard.data import reader_process
+from dashboard.data import summary_read as pyramid
 from dashboard.data.points import Points
 from trainers import tracking
 from trainers.metrics import EPOCH
@@ -70,6 +74,11 @@ BOUNDARY = """
 SELECT step, timestamp, value, is_nan FROM metrics{idx}
 WHERE run_uuid = :run AND key = :key AND step IN :steps
 """
+# A step range's raw points, for the pyramid's ragged ends.
+RANGE = """
+SELECT step, timestamp, value, is_nan FROM metrics{idx}
+WHERE run_uuid = :run AND key = :key AND step BETWEEN :lo AND :hi
+"""
 # First step of each epoch value: a handful of rows per run, exact for a non-decreasing epoch.
 EPOCH_CHANGES = """
 SELECT run_uuid, MIN(step), value FROM metrics{idx}
@@ -88,10 +97,11 @@ def curves(uri: str, run_ids, metrics, max_points: int = 1000, step_range=None) 
     keys = [(run, key) for run in run_ids for key in sorted(set(metrics))]
     with db.engine(uri).connect() as conn:
         q = _queries(conn.dialect.name)
-        pts = _points(uri, conn, q, keys, lo, hi, max_points + 1)
-        long = {(run, key): _buckets(conn, q, {"run": run, "key": key, "lo": lo, "hi": hi}, first, max_points)
-                for (run, key), first in pts.long(max_points)}
-        changes = _epoch_changes(conn, q, run_ids, hi) if pts.lengths.any() else None
+        # A whole curve whose fresh summary says it is long: no need to fetch points to learn that.
+        known = pyramid.known_long(conn, keys, max_points) if (lo, hi) == (INT64_MIN, INT64_MAX) else {}
+        pts = _points(uri, conn, q, [k for k in keys if k not in known], lo, hi, max_points + 1)
+        long = _long(uri, conn, q, pts.long(max_points), lo, hi, max_points, known)
+        changes = _epoch_changes(conn, q, run_ids, hi) if pts.lengths.any() or known else None
     found = {**pts.short(max_points), **long}
     df = ds.frame(found, {k: int(b.n.sum()) for k, b in found.items()})
     return ds.attach_epoch(df, changes) if changes is not None else df
@@ -126,7 +136,24 @@ def _bounds(step_range) -> tuple[int, int]:
 def _queries(dialect: str) -> dict[str, str]:
     idx = SQLITE_INDEX if dialect == "sqlite" else ""
     return {name: sql.format(idx=idx) for name, sql in (("points", POINTS), ("max_step", MAX_STEP), ("buckets", BUCKETS), ("boundary", BOUNDARY),
-                                                  ("epochs", EPOCH_CHANGES))}
+                                                  ("epochs", EPOCH_CHANGES), ("range", RANGE))}
+
+
+def _long(uri: str, conn: sa.Connection, q: dict, items: list, lo: int, hi: int, max_points: int, known: dict) -> dict:
+    """Each long curve's buckets: from its fresh summary when a level has enough buckets, else raw.
+    ``known``: {key: (first, last step)} of long curves already known fresh."""
+    plans = {key: (s0, s1, pyramid.plan(s0, s1, max_points)) for key, (s0, s1) in known.items()}
+    for key, s0 in items:
+        s1 = db.driver_rows(conn, q["max_step"], {"run": key[0], "key": key[1], "lo": lo, "hi": hi})[0][0]
+        plans[key] = (s0, s1, pyramid.plan(s0, s1, max_points))
+    ok = set(known) | pyramid.usable(uri, conn, [k for k, (_, _, p) in plans.items() if p is not None and k not in known])
+    out = {}
+    for key, (s0, s1, p) in plans.items():
+        if key in ok:
+            out[key] = pyramid.long_curve(conn, q, key, lo, hi, s0, s1, *p)
+        else:
+            out[key] = _buckets(conn, q, {"run": key[0], "key": key[1], "lo": lo, "hi": hi}, s0, max_points)
+    return out
 
 
 def _buckets(conn: sa.Connection, q: dict, p: dict, first_step: int, max_points: int) -> ds.Buckets:

@@ -1,7 +1,9 @@
 """Experiments and runs straight from MLflow's tables: one query per table per view.
 
 Every query shares one scope (active runs of active experiments, optionally some experiments
-or one run), so params, tags and metrics never include a deleted run.
+or one run), so params, tags and metrics never include a deleted run. Each metric's min and max
+come from its curve summary's top level (``summary_read.min_max``: a few rows per curve, refreshed
+first if stale); ``MIN_MAX``, a scan of every point in scope, only when no summary can be used.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import pandas as pd
 from dashboard.data import downsample as ds
 from dashboard.data import engine as db
 from dashboard.data import frames
+from dashboard.data import summary_read as pyramid
 from trainers.run_tags import PARENT as PARENT_TAG
 
 EXPERIMENTS = """
@@ -110,11 +113,22 @@ def _read(uri: str, scope: Scope, details: bool = False) -> pd.DataFrame:
         params = scope.fetch(conn, *PARAMS)
         tags = scope.fetch(conn, *TAGS)
         latest = scope.fetch(conn, *LATEST)
-        min_max = scope.fetch(conn, *MIN_MAX, tail="GROUP BY x.run_uuid, x.key")
+        min_max = _min_max(uri, conn, scope, latest)
     df = frames.runs_frame(base, params, tags, _latest(latest), min_max, keep_artifact_uri=details)
     if details:
         df.attrs["latest"] = _latest(latest)
     return df
+
+
+def _min_max(uri: str, conn, scope: Scope, latest: list[tuple]) -> list[tuple]:
+    """Per curve (run, key, min, max): from the summaries, scanning only the runs of curves left over."""
+    rows, left = pyramid.min_max(uri, conn, [(r[0], r[1], r[4]) for r in latest])
+    if left:
+        runs = sorted({run for run, _ in left})
+        sql = scope.sql(MIN_MAX[0], MIN_MAX[1], tail="AND x.run_uuid IN :left_runs GROUP BY x.run_uuid, x.key")
+        scanned = db.rows(conn, sql, {**scope.params, "left_runs": runs}, (*scope.expanding, "left_runs"))
+        rows += [r for r in scanned if (r[0], r[1]) in left]
+    return rows
 
 
 def _latest(rows: list[tuple]) -> pd.DataFrame:
