@@ -67,3 +67,33 @@ def test_store_never_back_counts_points_not_written(small_fs, monkeypatch):
     (small_fs / "fill").unlink()
     stored = len(client.get_metric_history(run_id, "train/loss"))
     assert stored + sink.not_written == 3001  # nothing dropped without being counted
+
+
+def test_a_retried_batch_whose_commit_did_land_is_stored_once(store):
+    """The reply of a committed batch was lost and the writer sends it again: MLflow's primary key
+    (key, timestamp, step, run, value, is_nan) and its SQL store's skip of rows already there keep
+    one copy; the writer resends the same points (same timestamps), so the retry is idempotent."""
+    client = MlflowClient(tracking_uri=store)
+    run_id = client.create_run(client.create_experiment("x")).info.run_id
+    batch = [("train/loss", float(s) / 7, 1000 + s, s) for s in range(1500)]
+    DirectSink(client, run_id).write(batch[:1000], {}, [])  # committed; its reply "lost"
+    DirectSink(client, run_id).write(batch, {"t": "1"}, [])  # the retry: all of it again, and more
+    steps = [m.step for m in client.get_metric_history(run_id, "train/loss")]
+    assert sorted(steps) == list(range(1500))
+
+
+def test_pending_points_past_the_memory_bound_go_to_the_journal_in_order(tmp_path, monkeypatch):
+    from trainers.journal import Journal, Pending
+
+    monkeypatch.setenv("RUNBOARD_RUNTIME_DIR", str(tmp_path))
+    pending = Pending(Journal("r1"), bound=25)
+    for i in range(10):
+        pending.put([("m", float(i), i, s) for s in range(10 * i, 10 * i + 10)], {"i": str(i)})
+    assert pending.journal.points() == 80  # two batches (20 points) fit in memory, the rest spilled
+    seen = []
+    for _ in range(4):  # the store takes four batches, then the run ends with the store away
+        seen.append(pending.head()[1]["i"])
+        pending.pop()
+    assert seen == ["0", "1", "2", "3"]
+    assert pending.persist() == 60
+    assert [tags["i"] for _, tags in Journal("r1").read()[0]] == ["4", "5", "6", "7", "8", "9"]

@@ -25,7 +25,17 @@ Batch = tuple[list[tuple[str, float, int, int]], dict[str, str], list[tuple[str,
 
 
 class PointsNotWritten(RuntimeError):
-    """The store refused points (or artifacts) past the retry budget: the run must not end FINISHED."""
+    """The store refused points (or artifacts) past the retry budget: the run must not end FINISHED.
+    ``unknown``: the writer process was lost, so more than ``points`` may be missing."""
+
+    def __init__(self, points: int, artifacts: int, cause: str | None, unknown: bool = False):
+        from trainers.journal import not_written_reason
+
+        self.points, self.artifacts, self.cause, self.unknown = points, artifacts, cause or "store failed", unknown
+        text = f"points may be missing: {cause}" if unknown else not_written_reason(points, self.cause)
+        if artifacts:
+            text += f"; {artifacts} artifacts not uploaded"
+        super().__init__(text)
 
 
 def _retry_budget() -> float:
@@ -47,7 +57,7 @@ class DirectSink:
     A write is retried (0.2 s doubling to 5 s) for up to ``RUNBOARD_WRITE_RETRY_SECONDS`` (60 s);
     the outage is logged once when it starts and once when the store is back, not per attempt.
     What is still refused after that is counted in ``not_written`` (and the cause kept in
-    ``cause``), never dropped silently; once one write gave up, later writes try once each until the
+    ``cause``) and kept in the run's journal (``trainers.journal``), never dropped silently; once one write gave up, later writes try once each until the
     store answers again, so a dead store does not stall the end of the run for minutes per batch.
     """
 
@@ -69,9 +79,19 @@ class DirectSink:
             chunk, extra = metrics[i : i + MAX_BATCH], (tag_list if i == 0 else [])
             if (chunk or extra) and not self._retry(lambda: self.client.log_batch(self.run_id, metrics=chunk, tags=extra)):
                 self.not_written += len(chunk)
+                self._keep(points[i : i + MAX_BATCH], tags if i == 0 else {})
         for local, artifact_dir in artifacts:
             if not self._retry(lambda: self.client.log_artifact(self.run_id, local, artifact_dir)):
                 self.artifacts_not_written += 1
+
+    def _keep(self, points, tags) -> None:
+        """Points the store refused go to the run's journal, for ``python -m trainers.recover``."""
+        from trainers.journal import Journal
+
+        try:
+            Journal(self.run_id, self.client.tracking_uri).append([(points, tags)])
+        except OSError as exc:  # the journal's disk is full too: the count and the cause still say so
+            log.error("runboard: could not keep %d points in the journal: %s", len(points), exc)
 
     def _retry(self, call) -> bool:
         start, attempt = time.monotonic(), 0
@@ -186,18 +206,16 @@ def main() -> int:
     from mlflow import MlflowClient
 
     from trainers import tracking
+    from trainers.store_writer import serve
 
-    sink = DirectSink(MlflowClient(tracking_uri=args.uri or tracking.tracking_uri()), args.run_id)
-    while True:
-        try:
-            points, tags, artifacts = pickle.load(sys.stdin.buffer)
-        except (EOFError, pickle.UnpicklingError):  # closed, or cut mid-batch by a SIGKILLed trainer
-            # One line to the trainer: points and artifacts not written, and the cause.
-            report.write(f"{sink.not_written} {sink.artifacts_not_written} {sink.cause or '-'}\n")
-            report.flush()
-            return 0
-        sink.write(points, tags, artifacts)
-
+    if logging.getLogger().level > logging.DEBUG:  # MLflow logs every store error with a traceback: we say it once
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
+    client = MlflowClient(tracking_uri=args.uri or tracking.tracking_uri())
+    points, artifacts, cause = serve(client, args.run_id, sys.stdin.buffer, _retry_budget())
+    # One line to the trainer: points left in the journal, artifacts not uploaded, and the cause.
+    report.write(f"{points} {artifacts} {cause or '-'}\n")
+    report.flush()
+    return 0
 
 if __name__ == "__main__":
     code = main()

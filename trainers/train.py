@@ -18,7 +18,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainers import ddp, hardware, resume, run_record, tracking
+from trainers import ddp, hardware, journal, resume, run_record, tracking
 from trainers.config import ConfigError, parse_overrides
 from trainers.spec import RunSpec, spec_from_json, spec_from_target
 
@@ -96,6 +96,7 @@ def _fit(spec: RunSpec, run_id: str, client, stop) -> dict[str, float]:
 def train(spec: RunSpec, run_id: str | None = None) -> TrainResult:
     """Create (or attach to) the run, train, and end it FINISHED / FAILED / KILLED."""
     from trainers.callbacks import StopRequest
+    from trainers.log_sinks import PointsNotWritten
 
     client = tracking.client()
     stop = StopRequest()
@@ -110,6 +111,13 @@ def train(spec: RunSpec, run_id: str | None = None) -> TrainResult:
             raise KeyboardInterrupt("stopped during set-up")
         metrics = _fit(spec, run_id, client, stop)
         status, error = ("KILLED", "stopped by request") if stop.requested else ("FINISHED", None)
+    except PointsNotWritten as exc:  # trained to the end, but the store did not take everything
+        metrics, status = {}, "FAILED"
+        error = str(exc)
+        if exc.points and not exc.unknown:  # they wait in the journal: recover finishes the run later
+            error = journal.record_unwritten(run_id, client.tracking_uri, "KILLED" if stop.requested else "FINISHED",
+                                             "stopped by request" if stop.requested else None, exc)
+        log.error("%s", error)
     except BaseException as exc:  # noqa: BLE001 - every way out must end the run
         metrics = {}
         status = "KILLED" if stop.requested or isinstance(exc, KeyboardInterrupt) else "FAILED"

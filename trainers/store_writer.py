@@ -1,0 +1,121 @@
+"""The writer process's loop: batches from the trainer's pipe wait in ``journal.Pending`` (memory up
+to a bound, then the journal file) and are written oldest first; a failing store is retried with
+backoff for as long as the training runs, and for ``RUNBOARD_WRITE_RETRY_SECONDS`` after it ended.
+
+A reader thread empties the pipe all the time, so neither the trainer nor this process holds more
+than the bound in memory however long the store is away. What is still waiting at the end stays in
+the journal and is reported (points, artifacts, cause): the run then ends FAILED and
+``python -m trainers.recover <run id>`` writes it later.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import threading
+import time
+from collections import deque
+
+from trainers import tracking
+from trainers.journal import Journal, Pending
+
+log = logging.getLogger("trainers.log_sinks")  # the same logger as the in-process sink: one voice
+MAX_BATCH = 1000  # MLflow's limit on entities per log_batch call
+
+
+def memory_bound() -> int:
+    """Points kept in memory while the store is away, beyond which they go to the journal."""
+    try:
+        return max(1, int(os.environ.get("RUNBOARD_WRITE_MEMORY_POINTS", "200000")))
+    except ValueError:
+        return 200_000
+
+
+class Outage:
+    """Says once that the store is unreachable and once that it is back, never per attempt."""
+
+    def __init__(self, uri: str):
+        self.uri, self.cause = uri, None
+        self.since: float | None = None
+        self.attempt = 0
+
+    def failed(self, exc: Exception) -> float:
+        """Note a failed write; returns how long to wait before the next (0.2 s doubling to 5 s)."""
+        from trainers.log_sinks import _cause
+
+        self.cause = _cause(exc)
+        if self.since is None:
+            self.since = time.monotonic()
+            log.warning("runboard: store unreachable (%s); retrying, points are kept", self.cause)
+        if "full" in self.cause:  # a SQLite store on a full disk: its write-ahead log holds space
+            tracking.fold_wal(self.uri)
+        self.attempt += 1
+        return min(0.2 * 2 ** (self.attempt - 1), 5.0)
+
+    def ok(self) -> None:
+        if self.since is not None:
+            log.warning("runboard: store back after %.0f s", time.monotonic() - self.since)
+        self.since, self.attempt = None, 0
+
+
+def serve(client, run_id: str, source, budget: float) -> tuple[int, int, str | None]:
+    """Write everything read from ``source`` (pickled ``(points, tags, artifacts)``) until it closes
+    and the rest is written or the budget after the close is spent. Returns (points left in the
+    journal, artifacts not uploaded, cause)."""
+    pending = Pending(Journal(run_id, client.tracking_uri), memory_bound())
+    artifacts: deque = deque()
+    wake, closed = threading.Event(), threading.Event()
+    threading.Thread(target=_read, args=(source, pending, artifacts, wake, closed), daemon=True).start()
+    outage, closed_at = Outage(client.tracking_uri), None
+    while True:
+        item = pending.head()
+        if item is None and not artifacts:
+            if closed.is_set():
+                break
+            wake.wait(1.0)
+            wake.clear()
+            continue
+        try:
+            if item is not None:
+                _log(client, run_id, item)
+                pending.pop()
+            else:
+                client.log_artifact(run_id, *artifacts[0])
+                artifacts.popleft()
+            outage.ok()
+        except Exception as exc:  # noqa: BLE001 - any store error is retried, then reported
+            wait = outage.failed(exc)
+            if closed.is_set():
+                closed_at = closed_at or time.monotonic()
+                if time.monotonic() - closed_at >= budget:
+                    break
+            closed.wait(wait) if not closed.is_set() else time.sleep(wait)
+    try:
+        return pending.persist(), len(artifacts), outage.cause
+    except OSError as exc:  # neither the store nor the journal took them: still counted, and why
+        return pending.points(), len(artifacts), f"{outage.cause}; the journal could not be written either ({exc})"
+
+
+def _log(client, run_id: str, batch) -> None:
+    from mlflow.entities import Metric, RunTag
+
+    points, tags = batch
+    client.log_batch(run_id, metrics=[Metric(k, v, ts, step) for k, v, ts, step in points],
+                     tags=[RunTag(k, v) for k, v in tags.items()])
+
+
+def _read(source, pending: Pending, artifacts: deque, wake, closed) -> None:
+    try:
+        while True:
+            points, tags, new_artifacts = pickle.load(source)
+            for i in range(0, max(len(points), 1), MAX_BATCH):  # one log_batch call per item
+                if points[i : i + MAX_BATCH] or (tags and i == 0):
+                    pending.put(points[i : i + MAX_BATCH], tags if i == 0 else {})
+            artifacts.extend(new_artifacts)
+            wake.set()
+    except (EOFError, pickle.UnpicklingError, OSError):  # closed, or cut mid-batch by a SIGKILLed trainer
+        pass
+    finally:
+        closed.set()
+        wake.set()
