@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import subprocess
+import sys
 import threading
 
 import pytest
 from mlflow import MlflowClient
 
+from trainers import run_tags as T
 from trainers.log_sinks import DirectSink
 
 
@@ -97,3 +100,46 @@ def test_pending_points_past_the_memory_bound_go_to_the_journal_in_order(tmp_pat
     assert seen == ["0", "1", "2", "3"]
     assert pending.persist() == 60
     assert [tags["i"] for _, tags in Journal("r1").read()[0]] == ["4", "5", "6", "7", "8", "9"]
+
+
+def _train_tiny(uri: str, epochs: int, retry_s: str = "1", **popen):
+    from trainers import tracking
+
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "RUNBOARD_FAMILIES": "tiny_family",
+           "RUNBOARD_WRITE_RETRY_SECONDS": retry_s,
+           "PYTHONPATH": os.pathsep.join([str(tracking.REPO), os.path.dirname(__file__)])}
+    return subprocess.Popen([sys.executable, "-m", "trainers.train", "tiny", "--set", f"max_epochs={epochs}", "--name", "f"],
+                            cwd=tracking.REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+
+
+def test_points_the_store_never_takes_fail_the_run_and_recover_completes_it(sqlite_store):
+    """Acceptance 3 on SQLite: the store refuses every metric insert for the whole run (a trigger
+    raising SQLite's full-disk error), the status still gets through: FAILED with "N points not
+    written", exit 1, the journal kept; once the store takes points again recover writes each once
+    and sets FINISHED."""
+    db = sqlite3.connect(sqlite_store.removeprefix("sqlite:///"))
+    db.execute("CREATE TRIGGER refuse BEFORE INSERT ON metrics BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    db.commit()
+    out, err = _train_tiny(sqlite_store, epochs=2).communicate(timeout=600)
+    run_id = out.strip().splitlines()[-1]
+    client = MlflowClient(tracking_uri=sqlite_store)
+    run = client.get_run(run_id)
+    error = run.data.tags[T.ERROR]
+    lost = int(error.split(" points not written: ")[0])
+    assert run.info.status == "FAILED" and lost > 0 and "full" in error, error
+    assert run.data.tags[T.POINTS_NOT_WRITTEN] == str(lost)
+    assert f"{lost} points not written" in err and "Traceback" not in err, err[-3000:]
+    assert not client.get_metric_history(run_id, "train/loss")
+    db.execute("DROP TRIGGER refuse")
+    db.commit()
+    recovered = subprocess.run([sys.executable, "-m", "trainers.recover", run_id], capture_output=True, text=True,
+                               env={**os.environ, "MLFLOW_TRACKING_URI": sqlite_store})
+    assert recovered.returncode == 0, recovered.stderr
+    assert recovered.stdout.startswith(f"{lost} points written")
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert T.ERROR not in run.data.tags and T.POINTS_NOT_WRITTEN not in run.data.tags
+    total = int(run.data.tags[T.PROGRESS_TOTAL_STEPS])
+    assert sorted(m.step for m in client.get_metric_history(run_id, "train/loss")) == list(range(total))
+    stored = db.execute("SELECT count(*), count(DISTINCT key || '/' || step) FROM metrics WHERE run_uuid = ?", (run_id,)).fetchone()
+    assert stored == (lost, lost)  # every point once

@@ -164,6 +164,7 @@ class Pending:
             if self._mem:
                 data = self.journal.path.read_bytes() if self.journal.path.exists() else b""
                 tmp = self.journal.path.with_suffix(".tmp")
+                tmp.parent.mkdir(parents=True, exist_ok=True)
                 tmp.write_bytes(data[: self._base] + _encode(self._mem) + data[self._offset :])
                 os.replace(tmp, self.journal.path)
             waiting = self._mem + rest

@@ -184,9 +184,10 @@ def log_model_facts(client, run_id: str, model) -> None:
     retrying(lambda: client.log_batch(run_id, params=[Param("num_params", str(n))]))
 
 
-def end(client, run_id: str, status: str, error: str | None) -> None:
-    """Set the final status unless someone (a reaper, a stop) already ended the run."""
-    if error:
-        retrying(lambda: client.set_tag(run_id, ERROR_TAG, error[:5000]))
+def end(client, run_id: str, status: str, error: str | None, tags: dict[str, str] | None = None) -> None:
+    """Set the final status (and its reason, and ``tags``) unless someone (a reaper, a stop) already ended the run."""
+    if error or tags:
+        batch = [RunTag(k, v) for k, v in {**(tags or {}), **({ERROR_TAG: error[:5000]} if error else {})}.items()]
+        retrying(lambda: client.log_batch(run_id, tags=batch))
     if retrying(lambda: client.get_run(run_id).info.status) not in TERMINAL:
         retrying(lambda: client.set_terminated(run_id, status))

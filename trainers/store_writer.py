@@ -78,7 +78,7 @@ def serve(client, run_id: str, source, budget: float) -> tuple[int, int, str | N
             continue
         try:
             if item is not None:
-                _log(client, run_id, item)
+                write_batch(client, run_id, item)
                 pending.pop()
             else:
                 client.log_artifact(run_id, *artifacts[0])
@@ -97,7 +97,7 @@ def serve(client, run_id: str, source, budget: float) -> tuple[int, int, str | N
         return pending.points(), len(artifacts), f"{outage.cause}; the journal could not be written either ({exc})"
 
 
-def _log(client, run_id: str, batch) -> None:
+def write_batch(client, run_id: str, batch) -> None:
     from mlflow.entities import Metric, RunTag
 
     points, tags = batch

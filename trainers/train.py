@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainers import ddp, hardware, journal, resume, run_record, tracking
+from trainers import run_tags as T
 from trainers.config import ConfigError, parse_overrides
 from trainers.spec import RunSpec, spec_from_json, spec_from_target
 
@@ -99,6 +100,7 @@ def train(spec: RunSpec, run_id: str | None = None) -> TrainResult:
     from trainers.log_sinks import PointsNotWritten
 
     client = tracking.client()
+    tags: dict[str, str] = {}  # written with the final status
     stop = StopRequest()
     stop.install()  # before the run exists: a signal during set-up is a stop request, not a half-made run
     try:
@@ -113,6 +115,8 @@ def train(spec: RunSpec, run_id: str | None = None) -> TrainResult:
         status, error = ("KILLED", "stopped by request") if stop.requested else ("FINISHED", None)
     except PointsNotWritten as exc:  # trained to the end, but the store did not take everything
         metrics, status = {}, "FAILED"
+        if exc.points or exc.unknown:
+            tags[T.POINTS_NOT_WRITTEN] = "unknown" if exc.unknown else str(exc.points)
         error = str(exc)
         if exc.points and not exc.unknown:  # they wait in the journal: recover finishes the run later
             error = journal.record_unwritten(run_id, client.tracking_uri, "KILLED" if stop.requested else "FINISHED",
@@ -128,7 +132,7 @@ def train(spec: RunSpec, run_id: str | None = None) -> TrainResult:
             log.error("training failed:\n%s", traceback.format_exc())
     finally:
         stop.uninstall()
-    run_record.end(client, run_id, status, error)
+    run_record.end(client, run_id, status, error, tags)
     return TrainResult(run_id, status, metrics, error)
 
 
