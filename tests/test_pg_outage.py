@@ -75,3 +75,50 @@ def _until_points(engine, trainer, at_least: int = 100) -> None:
                 return
         time.sleep(0.3)
     raise AssertionError("the trainer logged no points in time")
+
+
+def test_postgres_away_past_the_end_reaper_fails_the_run_with_the_facts_and_recover_completes_it(
+        private_pg, tmp_path, monkeypatch):
+    """Acceptance 3 with the status unwritable too: PostgreSQL stops mid-run and is back only after
+    the trainer gave up (exit 1, one line); the reaper then ends the run FAILED with "N points not
+    written" read from the journal, and recover writes every point once and sets FINISHED."""
+    from experiments.executors.local import LocalExecutor
+    from experiments.supervisor import Supervisor
+    from mlflow import MlflowClient
+
+    tracking.prepare_store(private_pg.uri)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": private_pg.uri, "RUNBOARD_WRITE_RETRY_SECONDS": "2",
+           "RUNBOARD_ARTIFACT_ROOT": (tmp_path / "artifacts").as_uri()}
+    trainer = subprocess.Popen([sys.executable, "-m", "trainers.train", "mlp", "--set", "max_epochs=4"],
+                               cwd=tracking.REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    engine = sa.create_engine(private_pg.uri, poolclass=sa.pool.NullPool)
+    try:
+        _until_points(engine, trainer, at_least=1)
+        private_pg.stop()
+        out, err = trainer.communicate(timeout=600)
+    finally:
+        if trainer.poll() is None:
+            trainer.kill()
+    private_pg.start()
+    assert trainer.returncode == 1
+    assert "points not written" in err and "Traceback" not in err, err[-3000:]
+    client = MlflowClient(tracking_uri=private_pg.uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("runboard").experiment_id])
+    run_id = run.info.run_id
+    assert run.info.status == "RUNNING"  # the store was away for the status too
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", private_pg.uri)
+    assert Supervisor(LocalExecutor(limit=1), private_pg.uri).reconcile() == [run_id]
+    run = client.get_run(run_id)
+    lost = int(run.data.tags[T.POINTS_NOT_WRITTEN])
+    assert run.info.status == "FAILED" and run.data.tags[T.ERROR].startswith(f"{lost} points not written: ")
+    recovered = subprocess.run([sys.executable, "-m", "trainers.recover", run_id], capture_output=True, text=True,
+                               cwd=tracking.REPO, env=env)
+    assert recovered.returncode == 0, recovered.stderr
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and T.POINTS_NOT_WRITTEN not in run.data.tags
+    total = int(run.data.tags[T.PROGRESS_TOTAL_STEPS])
+    with engine.connect() as con:
+        n, distinct, steps = con.execute(sa.text(
+            "SELECT count(*), count(DISTINCT step), max(step) + 1 FROM metrics WHERE key = 'train/loss'")).one()
+    engine.dispose()
+    assert n == distinct == steps == total  # every step, each once
