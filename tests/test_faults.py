@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from mlflow import MlflowClient
@@ -143,3 +145,47 @@ def test_points_the_store_never_takes_fail_the_run_and_recover_completes_it(sqli
     assert sorted(m.step for m in client.get_metric_history(run_id, "train/loss")) == list(range(total))
     stored = db.execute("SELECT count(*), count(DISTINCT key || '/' || step) FROM metrics WHERE run_uuid = ?", (run_id,)).fetchone()
     assert stored == (lost, lost)  # every point once
+
+
+def test_writer_process_sigkilled_mid_run_the_trainer_writes_what_it_had_and_finishes(sqlite_store):
+    """The writer process is SIGKILLed mid-run: the trainer writes in-process from then on, first
+    resending what the dead writer may not have written (the store keeps one copy of what it had):
+    FINISHED, exit 0, every point exactly once, and the log says what happened."""
+    trainer = _train_tiny(sqlite_store, epochs=6, retry_s="5")
+    client = MlflowClient(tracking_uri=sqlite_store)
+    try:
+        writer = _writer_of(trainer)
+        deadline = time.monotonic() + 300
+        while not _stored(sqlite_store) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        writer.send_signal(signal.SIGKILL)
+        out, err = trainer.communicate(timeout=600)
+    finally:
+        if trainer.poll() is None:
+            trainer.kill()
+    assert trainer.returncode == 0, err[-3000:]
+    assert "writer process exited (-9); writing in-process" in err, err[-3000:]
+    run = client.get_run(out.strip().splitlines()[-1])
+    assert run.info.status == "FINISHED"
+    total = int(run.data.tags[T.PROGRESS_TOTAL_STEPS])
+    assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "train/loss")) == list(range(total))
+    assert _stored(sqlite_store, distinct=True) == _stored(sqlite_store)  # no point twice, in any curve
+
+
+def _writer_of(trainer):
+    import psutil
+
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        assert trainer.poll() is None, trainer.communicate()[1][-3000:]
+        for child in psutil.Process(trainer.pid).children():
+            if "trainers.log_sinks" in child.cmdline():
+                return child
+        time.sleep(0.2)
+    raise AssertionError("no writer process")
+
+
+def _stored(uri: str, distinct: bool = False) -> int:
+    with sqlite3.connect(uri.removeprefix("sqlite:///")) as db:
+        what = "DISTINCT run_uuid || key || '/' || step" if distinct else "*"
+        return db.execute(f"SELECT count({what}) FROM metrics").fetchone()[0]

@@ -11,6 +11,7 @@ after writing everything it was sent, also when the trainer itself was SIGKILLed
 from __future__ import annotations
 
 import argparse
+import collections
 import logging
 import os
 import pickle
@@ -143,21 +144,33 @@ class ProcessSink:
         )
         self.not_written, self.artifacts_not_written, self.cause = 0, 0, None
         self.failed: str | None = None  # set when an unknown number of points may be missing
+        self.sent = Unconfirmed()
 
     def write(self, points, tags, artifacts) -> None:
         if self.proc is not None:
             try:
                 pickle.dump((points, tags, artifacts), self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
                 self.proc.stdin.flush()
+                self.sent.add(points, tags, artifacts)
                 return
             except (BrokenPipeError, OSError):
-                code = self.proc.poll()
-                log.warning("runboard writer process exited (%s); writing in-process", code)
-                # What it had been sent but not written is unknown: the run must not claim it has it all.
-                self.failed = f"the writer process died (exit {code}) with batches it may not have written"
-                self.proc.stdout.close()  # its report pipe: nothing more will come
-                self.proc = None
+                self._take_over(self.proc.poll())
         self.fallback.write(points, tags, artifacts)
+
+    def _take_over(self, code) -> None:
+        """The writer process is gone: write in-process from now on, starting with everything it may
+        not have written (``Unconfirmed``; the store keeps one copy of what it did write)."""
+        from trainers.journal import Journal
+
+        log.warning("runboard writer process exited (%s); writing in-process", code)
+        self.proc.stdout.close()  # its report pipe: nothing more will come
+        self.proc = None
+        for points, tags, artifacts in self.sent.take():
+            self.fallback.write(points, tags, artifacts)
+        if spilled := Journal(self.fallback.run_id, self.fallback.client.tracking_uri).points():
+            # it had spilled these during an outage: kept, and counted (recover writes them, each once)
+            self.not_written += spilled
+            self.cause = self.cause or f"the writer process died (exit {code}) during a store outage"
 
     def close(self, timeout: float) -> None:
         """Close the pipe and wait until the child has written everything it was sent; read its report."""
@@ -173,8 +186,7 @@ class ProcessSink:
             return
         code, report = self.proc.returncode, out.decode(errors="replace").split()
         if code != 0 or len(report) < 3 or not report[0].isdigit() or not report[1].isdigit():
-            log.error("runboard writer process failed (exit %s); some points may be missing", code)
-            self.failed = f"the writer process failed (exit {code})"
+            self._take_over(code)
         else:
             self.not_written += int(report[0])
             self.artifacts_not_written += int(report[1])
@@ -185,6 +197,30 @@ class ProcessSink:
         self.not_written += sink.not_written
         self.artifacts_not_written += sink.artifacts_not_written
         self.cause = self.cause or sink.cause
+
+
+class Unconfirmed:
+    """The last batches handed to the writer process, enough to cover everything it can hold
+    unwritten outside the journal (its memory bound and the pipe): if it dies, they are written
+    again in-process. Sent points are not acknowledged one by one (that would cost the normal
+    case); resending is safe because the store keeps one copy of a point sent twice."""
+
+    def __init__(self):
+        from trainers.store_writer import MAX_BATCH, memory_bound
+
+        self.cap = memory_bound() + 10 * MAX_BATCH
+        self._batches: collections.deque = collections.deque()
+        self._points = 0
+
+    def add(self, points, tags, artifacts) -> None:
+        self._batches.append((points, tags, artifacts))
+        self._points += len(points)
+        while self._points > self.cap and len(self._batches) > 1:
+            self._points -= len(self._batches.popleft()[0])
+
+    def take(self) -> list:
+        batches, self._batches, self._points = list(self._batches), collections.deque(), 0
+        return batches
 
 
 def open_sink(client, run_id: str):
