@@ -27,9 +27,9 @@ MAX_BATCH = 1000  # MLflow's limit on entities per log_batch call
 def memory_bound() -> int:
     """Points kept in memory while the store is away, beyond which they go to the journal."""
     try:
-        return max(1, int(os.environ.get("RUNBOARD_WRITE_MEMORY_POINTS", "200000")))
+        return max(1, int(os.environ.get("RUNBOARD_WRITE_MEMORY_POINTS", "50000")))
     except ValueError:
-        return 200_000
+        return 50_000
 
 
 class Outage:
