@@ -69,12 +69,13 @@ def serve(client, run_id: str, source, budget: float) -> tuple[int, int, str | N
     threading.Thread(target=_read, args=(source, pending, artifacts, wake, closed), daemon=True).start()
     outage, closed_at = Outage(client.tracking_uri), None
     while True:
+        wake.clear()  # before looking: a batch put after this sets it again, so no wake-up is lost
+        done = closed.is_set()  # before looking too: everything read was put before it was set
         item = pending.head()
         if item is None and not artifacts:
-            if closed.is_set():
+            if done:
                 break
             wake.wait(1.0)
-            wake.clear()
             continue
         try:
             if item is not None:
