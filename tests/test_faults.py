@@ -189,3 +189,37 @@ def _stored(uri: str, distinct: bool = False) -> int:
     with sqlite3.connect(uri.removeprefix("sqlite:///")) as db:
         what = "DISTINCT run_uuid || key || '/' || step" if distinct else "*"
         return db.execute(f"SELECT count({what}) FROM metrics").fetchone()[0]
+
+
+def test_the_issues_full_disk_run_ends_finished_with_all_460_points_once(small_fs, sqlite_template):
+    """Acceptance 1, the issue's case end to end: ``mlp`` for 20 epochs (460 steps) on a SQLite
+    store whose disk fills mid-run and frees again while the trainer is alive: the writer keeps the
+    points (the journal's disk is full too: in memory), writes them when space is back, and the
+    run ends FINISHED with every point exactly once."""
+    import shutil
+
+    shutil.copyfile(sqlite_template, small_fs / "mlflow.db")
+    uri = f"sqlite:///{small_fs}/mlflow.db"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "RUNBOARD_ARTIFACT_ROOT": (small_fs / "artifacts").as_uri()}
+    from trainers import tracking
+
+    trainer = subprocess.Popen([sys.executable, "-m", "trainers.train", "mlp", "--set", "max_epochs=20"],
+                               cwd=tracking.REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while _stored(uri) < 50 and time.monotonic() < deadline:
+            assert trainer.poll() is None, trainer.communicate()[1][-3000:]
+            time.sleep(0.2)
+        _fill(small_fs / "fill")
+        time.sleep(3)  # the writer meets the full disk and keeps the points
+        (small_fs / "fill").unlink()
+        out, err = trainer.communicate(timeout=600)
+    finally:
+        if trainer.poll() is None:
+            trainer.kill()
+    assert trainer.returncode == 0, err[-3000:]
+    run = MlflowClient(tracking_uri=uri).get_run(out.strip().splitlines()[-1])
+    assert run.info.status == "FINISHED"
+    steps = [m.step for m in MlflowClient(tracking_uri=uri).get_metric_history(run.info.run_id, "train/loss")]
+    assert sorted(steps) == list(range(460))
+    assert _stored(uri, distinct=True) == _stored(uri)

@@ -186,6 +186,16 @@ def log_model_facts(client, run_id: str, model) -> None:
 
 def end(client, run_id: str, status: str, error: str | None, tags: dict[str, str] | None = None) -> None:
     """Set the final status (and its reason, and ``tags``) unless someone (a reaper, a stop) already ended the run."""
+    try:
+        _end(client, run_id, status, error, tags)
+    except Exception:
+        # a SQLite store on a full disk: the write-ahead log holds space a fold gives back
+        if not tracking.fold_wal(client.tracking_uri):
+            raise
+        _end(client, run_id, status, error, tags)
+
+
+def _end(client, run_id: str, status: str, error: str | None, tags: dict[str, str] | None) -> None:
     if error or tags:
         batch = [RunTag(k, v) for k, v in {**(tags or {}), **({ERROR_TAG: error[:5000]} if error else {})}.items()]
         retrying(lambda: client.log_batch(run_id, tags=batch))

@@ -119,8 +119,11 @@ def train(spec: RunSpec, run_id: str | None = None) -> TrainResult:
             tags[T.POINTS_NOT_WRITTEN] = "unknown" if exc.unknown else str(exc.points)
         error = str(exc)
         if exc.points and not exc.unknown:  # they wait in the journal: recover finishes the run later
-            error = journal.record_unwritten(run_id, client.tracking_uri, "KILLED" if stop.requested else "FINISHED",
-                                             "stopped by request" if stop.requested else None, exc)
+            try:
+                error = journal.record_unwritten(run_id, client.tracking_uri, "KILLED" if stop.requested else "FINISHED",
+                                                 "stopped by request" if stop.requested else None, exc)
+            except OSError as why:  # the journal's disk is full too: the count and the cause still say it
+                error = f"{exc}; the journal could not be written either ({why})"
         log.error("%s", error)
     except BaseException as exc:  # noqa: BLE001 - every way out must end the run
         metrics = {}
