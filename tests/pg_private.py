@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import pytest
 from server_util import free_port
 
 
@@ -61,3 +62,15 @@ class PrivateCluster:
         except subprocess.CalledProcessError:
             pass  # already stopped
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def private_pg():
+    """A private cluster for one test; skips where none can be made (fails under CI)."""
+    if why := unavailable():
+        if os.environ.get("CI") == "true":
+            pytest.fail(why)
+        pytest.skip(why)
+    cluster = PrivateCluster()
+    yield cluster
+    cluster.destroy()

@@ -8,7 +8,7 @@ import pytest
 import streamlit as st
 from app_util import app_test, open_page
 from mlflow import MlflowClient
-from pg_private import PrivateCluster, unavailable
+from pg_private import private_pg  # noqa: F401 - a fixture
 
 from trainers import run_tags as T
 from trainers import tracking
@@ -53,19 +53,10 @@ def test_run_and_compare_pages_mark_runs_whose_points_are_incomplete(sqlite_stor
     assert "mending (points being recovered)" in compare and "whole (" not in compare
 
 
-@pytest.fixture
-def private_pg(monkeypatch, tmp_path):
-    if why := unavailable():
-        pytest.skip(why)
-    cluster = PrivateCluster()
-    tracking.prepare_store(cluster.uri)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", cluster.uri)
+def test_a_store_that_is_down_shows_one_message_on_every_page_and_they_come_back(private_pg, monkeypatch, tmp_path):
+    tracking.prepare_store(private_pg.uri)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", private_pg.uri)
     monkeypatch.setenv("RUNBOARD_ARTIFACT_ROOT", (tmp_path / "artifacts").as_uri())
-    yield cluster
-    cluster.destroy()
-
-
-def test_a_store_that_is_down_shows_one_message_on_every_page_and_they_come_back(private_pg):
     ids = _runs(MlflowClient(tracking_uri=private_pg.uri))
     params = {"compare": {"runs": ids["short"]}, "run": {"run": ids["short"]}}
     private_pg.stop()

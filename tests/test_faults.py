@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -223,3 +224,21 @@ def test_the_issues_full_disk_run_ends_finished_with_all_460_points_once(small_f
     steps = [m.step for m in MlflowClient(tracking_uri=uri).get_metric_history(run.info.run_id, "train/loss")]
     assert sorted(steps) == list(range(460))
     assert _stored(uri, distinct=True) == _stored(uri)
+
+
+def test_an_artifact_the_store_never_takes_fails_the_run_and_says_so(sqlite_store, small_fs):
+    """The artifact volume is full for the whole run (the metrics store is fine): the checkpoint
+    upload is retried, then the run ends FAILED with "N artifacts not uploaded", exit 1."""
+    from trainers import tracking
+
+    _fill(small_fs / "fill")
+    env = {**os.environ, "MLFLOW_TRACKING_URI": sqlite_store, "RUNBOARD_FAMILIES": "tiny_family",
+           "RUNBOARD_WRITE_RETRY_SECONDS": "1", "RUNBOARD_ARTIFACT_ROOT": (small_fs / "artifacts").as_uri(),
+           "PYTHONPATH": os.pathsep.join([str(tracking.REPO), os.path.dirname(__file__)])}
+    done = subprocess.run([sys.executable, "-m", "trainers.train", "tiny", "--set", "max_epochs=1"],
+                          cwd=tracking.REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1, done.stderr[-3000:]
+    run = MlflowClient(tracking_uri=sqlite_store).get_run(done.stdout.strip().splitlines()[-1])
+    assert run.info.status == "FAILED"
+    assert re.match(r"[1-9]\d* artifacts not uploaded: ", run.data.tags[T.ERROR]), run.data.tags[T.ERROR]
+    assert T.POINTS_NOT_WRITTEN not in run.data.tags  # every point is in

@@ -10,25 +10,13 @@ import subprocess
 import sys
 import time
 
-import pytest
 import sqlalchemy as sa
-from pg_private import PrivateCluster, unavailable
+from pg_private import private_pg  # noqa: F401 - a fixture
 
 from trainers import run_tags as T
 from trainers import tracking
 
 EPOCHS, OUTAGE_S = 60, 8
-
-
-@pytest.fixture
-def private_pg():
-    if why := unavailable():
-        if os.environ.get("CI") == "true":
-            pytest.fail(why)
-        pytest.skip(why)
-    cluster = PrivateCluster()
-    yield cluster
-    cluster.destroy()
 
 
 def test_postgres_stopped_and_started_mid_run_loses_nothing_and_says_so_once_each(private_pg, tmp_path):

@@ -33,9 +33,12 @@ class PointsNotWritten(RuntimeError):
         from trainers.journal import not_written_reason
 
         self.points, self.artifacts, self.cause, self.unknown = points, artifacts, cause or "store failed", unknown
-        text = f"points may be missing: {cause}" if unknown else not_written_reason(points, self.cause)
-        if artifacts:
-            text += f"; {artifacts} artifacts not uploaded"
+        if unknown:
+            text = f"points may be missing: {cause}"
+        elif points:
+            text = not_written_reason(points, self.cause) + (f"; {artifacts} artifacts not uploaded" if artifacts else "")
+        else:
+            text = f"{artifacts} artifacts not uploaded: {self.cause}"
         super().__init__(text)
 
 
@@ -58,8 +61,9 @@ class DirectSink:
     A write is retried (0.2 s doubling to 5 s) for up to ``RUNBOARD_WRITE_RETRY_SECONDS`` (60 s);
     the outage is logged once when it starts and once when the store is back, not per attempt.
     What is still refused after that is counted in ``not_written`` (and the cause kept in
-    ``cause``) and kept in the run's journal (``trainers.journal``), never dropped silently; once one write gave up, later writes try once each until the
-    store answers again, so a dead store does not stall the end of the run for minutes per batch.
+    ``cause``) and kept in the run's journal (``trainers.journal``), never dropped silently; once
+    one write gave up, later writes try once each until the store answers again, so a dead store
+    does not stall the end of the run for minutes per batch.
     """
 
     flush_seconds = 2.0  # each write holds the GIL against training: batch big
@@ -215,7 +219,7 @@ class Unconfirmed:
     def add(self, points, tags, artifacts) -> None:
         self._batches.append((points, tags, artifacts))
         self._points += len(points)
-        while self._points > self.cap and len(self._batches) > 1:
+        while (self._points > self.cap or len(self._batches) > self.cap // 10) and len(self._batches) > 1:
             self._points -= len(self._batches.popleft()[0])
 
     def take(self) -> list:

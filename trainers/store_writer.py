@@ -35,8 +35,8 @@ def memory_bound() -> int:
 class Outage:
     """Says once that the store is unreachable and once that it is back, never per attempt."""
 
-    def __init__(self, uri: str):
-        self.uri, self.cause = uri, None
+    def __init__(self, uri: str, what: str = "store"):
+        self.uri, self.what, self.cause = uri, what, None
         self.since: float | None = None
         self.attempt = 0
 
@@ -47,7 +47,7 @@ class Outage:
         self.cause = _cause(exc)
         if self.since is None:
             self.since = time.monotonic()
-            log.warning("runboard: store unreachable (%s); retrying, points are kept", self.cause)
+            log.warning("runboard: %s unreachable (%s); retrying, points are kept", self.what, self.cause)
         if "full" in self.cause:  # a SQLite store on a full disk: its write-ahead log holds space
             tracking.fold_wal(self.uri)
         self.attempt += 1
@@ -55,8 +55,8 @@ class Outage:
 
     def ok(self) -> None:
         if self.since is not None:
-            log.warning("runboard: store back after %.0f s", time.monotonic() - self.since)
-        self.since, self.attempt = None, 0
+            log.warning("runboard: %s back after %.0f s", self.what, time.monotonic() - self.since)
+        self.since, self.attempt, self.cause = None, 0, None
 
 
 def serve(client, run_id: str, source, budget: float) -> tuple[int, int, str | None]:
@@ -67,7 +67,8 @@ def serve(client, run_id: str, source, budget: float) -> tuple[int, int, str | N
     artifacts: deque = deque()
     wake, closed = threading.Event(), threading.Event()
     threading.Thread(target=_read, args=(source, pending, artifacts, wake, closed), daemon=True).start()
-    outage, closed_at = Outage(client.tracking_uri), None
+    # points and artifacts fail apart (a full artifact volume, a store that is fine): each says so once
+    outages, closed_at = {"points": Outage(client.tracking_uri), "artifacts": Outage(client.tracking_uri, "artifact store")}, None
     while True:
         wake.clear()  # before looking: a batch put after this sets it again, so no wake-up is lost
         done = closed.is_set()  # before looking too: everything read was put before it was set
@@ -77,6 +78,7 @@ def serve(client, run_id: str, source, budget: float) -> tuple[int, int, str | N
                 break
             wake.wait(1.0)
             continue
+        outage = outages["points" if item is not None else "artifacts"]
         try:
             if item is not None:
                 write_batch(client, run_id, item)
@@ -92,10 +94,11 @@ def serve(client, run_id: str, source, budget: float) -> tuple[int, int, str | N
                 if time.monotonic() - closed_at >= budget:
                     break
             closed.wait(wait) if not closed.is_set() else time.sleep(wait)
+    cause = outages["points"].cause or outages["artifacts"].cause
     try:
-        return pending.persist(), len(artifacts), outage.cause
+        return pending.persist(), len(artifacts), cause
     except OSError as exc:  # neither the store nor the journal took them: still counted, and why
-        return pending.points(), len(artifacts), f"{outage.cause}; the journal could not be written either ({exc})"
+        return pending.points(), len(artifacts), f"{cause}; the journal could not be written either ({exc})"
 
 
 def write_batch(client, run_id: str, batch) -> None:
