@@ -102,7 +102,7 @@ def test_pending_points_past_the_memory_bound_go_to_the_journal_in_order(tmp_pat
         pending.pop()
     assert seen == ["0", "1", "2", "3"]
     assert pending.persist() == 60
-    assert [tags["i"] for _, tags in Journal("r1").read()[0]] == ["4", "5", "6", "7", "8", "9"]
+    assert [tags["i"] for _, tags, _ in Journal("r1").read()[0]] == ["4", "5", "6", "7", "8", "9"]
 
 
 def _train_tiny(uri: str, epochs: int, retry_s: str = "1", **popen):

@@ -1,6 +1,6 @@
 """Points the store has not taken yet: kept in order, in memory up to a bound, beyond it in a journal file.
 
-The journal is ``<runtime folder>/journal/<run id>.jsonl``: one batch ``[points, tags]`` a line,
+The journal is ``<runtime folder>/journal/<run id>.jsonl``: one batch ``[points, tags, artifacts]`` a line,
 points as ``[key, value, ms, step]`` (JSON keeps floats exact; NaN and ±inf as Python writes them).
 Replaying a batch twice is harmless: MLflow's metrics primary key is (key, timestamp, step,
 run_uuid, value, is_nan), and its SQL store skips rows already there when an insert meets one
@@ -20,7 +20,8 @@ from pathlib import Path
 
 log = logging.getLogger("trainers.log_sinks")
 Point = tuple[str, float, int, int]  # (key, value, ms, step)
-Batch = tuple[list[Point], dict[str, str]]
+Artifact = tuple[str, "str | None"]  # (local path, artifact dir)
+Batch = tuple[list[Point], dict[str, str], list[Artifact]]  # in the order they were logged
 
 
 def folder(uri: str | None = None) -> Path:
@@ -57,8 +58,8 @@ class Journal:
             for line in fh:
                 if not line.endswith(b"\n"):
                     break  # a line cut by a crash mid-append: its batch was never acknowledged
-                pts, tags = json.loads(line)
-                out.append(([tuple(p) for p in pts], tags))
+                pts, tags, arts = json.loads(line)
+                out.append(([tuple(p) for p in pts], tags, [tuple(a) for a in arts]))
                 offset += len(line)
                 n += len(pts)
                 if max_points is not None and n >= max_points:
@@ -69,7 +70,7 @@ class Journal:
         return self.path.stat().st_size if self.path.exists() else 0
 
     def points(self) -> int:
-        return sum(len(pts) for pts, _ in self.read()[0])
+        return sum(len(b[0]) for b in self.read()[0])
 
     def record_end(self, status: str, error: str | None, points: int, cause: str) -> None:
         """How the run ended while points were left here (written before the store is asked)."""
@@ -88,7 +89,8 @@ class Journal:
 
 
 def _encode(batches: list[Batch]) -> bytes:
-    return "".join(json.dumps([[list(p) for p in pts], tags]) + "\n" for pts, tags in batches).encode()
+    return "".join(json.dumps([[list(p) for p in pts], tags, [list(a) for a in arts]]) + "\n"
+                   for pts, tags, arts in batches).encode()
 
 
 def not_written_reason(points: int, cause: str | None) -> str:
@@ -126,35 +128,48 @@ class Pending:
         self._base = self._offset = journal.size()
         self._lock = threading.Lock()
 
-    def put(self, points: list[Point], tags: dict[str, str]) -> None:
+    def put(self, points: list[Point], tags: dict[str, str], artifacts: list[Artifact] | None = None) -> None:
+        batch = (points, tags, list(artifacts or []))
         with self._lock:
             if self.journal.size() > self._offset or self._mem_points + len(points) > self.bound:
                 try:
-                    self.journal.append([(points, tags)])
+                    self.journal.append([batch])
                     return
                 except OSError as exc:  # the journal's disk is full too: past the bound beats lost
                     log.error("runboard: journal not writable (%s); keeping points in memory", exc)
-            self._mem.append((points, tags))
+            self._mem.append(batch)
             self._mem_points += len(points)
 
     def head(self) -> Batch | None:
         with self._lock:
             if not self._mem and self.journal.size() > self._offset:
                 self._mem, self._offset = self.journal.read(self._offset, self.bound)
-                self._mem_points = sum(len(p) for p, _ in self._mem)
+                self._mem_points = sum(len(b[0]) for b in self._mem)
                 if self._offset >= self.journal.size():  # all of ours is in memory now
                     self._truncate()
             return self._mem[0] if self._mem else None
 
     def pop(self) -> None:
         with self._lock:
-            pts, _ = self._mem.pop(0)
+            self._mem_points -= len(self._mem.pop(0)[0])
+
+    def points_done(self) -> None:
+        """The head's points and tags are in the store; its artifacts are still to upload."""
+        with self._lock:
+            pts, _, arts = self._mem.pop(0)
             self._mem_points -= len(pts)
+            if arts:
+                self._mem.insert(0, ([], {}, arts))
+
+    def artifacts(self) -> int:
+        with self._lock:
+            rest, _ = self.journal.read(self._offset)
+            return sum(len(b[2]) for b in self._mem + rest)
 
     def points(self) -> int:
         with self._lock:
             rest, _ = self.journal.read(self._offset)
-            return self._mem_points + sum(len(p) for p, _ in rest)
+            return self._mem_points + sum(len(b[0]) for b in rest)
 
     def persist(self) -> int:
         """Everything still waiting goes to the journal, in order (memory before what spilled, after
@@ -169,7 +184,7 @@ class Pending:
                 os.replace(tmp, self.journal.path)
             waiting = self._mem + rest
             self._mem, self._mem_points, self._offset = [], 0, self.journal.size()
-            return sum(len(p) for p, _ in waiting)
+            return sum(len(b[0]) for b in waiting)
 
     def _truncate(self) -> None:
         if self._base:

@@ -94,7 +94,7 @@ class DirectSink:
         from trainers.journal import Journal
 
         try:
-            Journal(self.run_id, self.client.tracking_uri).append([(points, tags)])
+            Journal(self.run_id, self.client.tracking_uri).append([(points, tags, [])])
         except OSError as exc:  # the journal's disk is full too: the count and the cause still say so
             log.error("runboard: could not keep %d points in the journal: %s", len(points), exc)
 

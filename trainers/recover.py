@@ -13,6 +13,7 @@ nothing to recover.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from mlflow.entities import RunTag
@@ -37,10 +38,13 @@ def recover(run_id: str, uri: str | None = None) -> tuple[int, str | None]:
                                + (" (its trainer is still writing it)" if batches else ""))
     client.set_tag(run_id, T.POINTS_NOT_WRITTEN, T.RECOVERING)  # pages say so while it runs
     written = 0
-    for points, tags in batches:
+    for points, tags, artifacts in batches:
         for i in range(0, max(len(points), 1), MAX_BATCH):
             write_batch(client, run_id, (points[i : i + MAX_BATCH], tags if i == 0 else {}))
         written += len(points)
+        for local, artifact_dir in artifacts:  # the trainer's temp files: gone unless it is still alive
+            if os.path.exists(local):
+                client.log_artifact(run_id, local, artifact_dir)
     if written < facts["points"]:  # the journal could not keep them all: the run stays FAILED, and says so
         lost = not_written_reason(facts["points"] - written, f"lost: the journal kept {written} of {facts['points']}")
         client.log_batch(run_id, tags=[RunTag(T.ERROR, lost), RunTag(T.POINTS_NOT_WRITTEN, str(facts["points"] - written))])

@@ -15,7 +15,6 @@ import os
 import pickle
 import threading
 import time
-from collections import deque
 
 from trainers import tracking
 from trainers.journal import Journal, Pending
@@ -64,28 +63,30 @@ def serve(client, run_id: str, source, budget: float) -> tuple[int, int, str | N
     and the rest is written or the budget after the close is spent. Returns (points left in the
     journal, artifacts not uploaded, cause)."""
     pending = Pending(Journal(run_id, client.tracking_uri), memory_bound())
-    artifacts: deque = deque()
     wake, closed = threading.Event(), threading.Event()
-    threading.Thread(target=_read, args=(source, pending, artifacts, wake, closed), daemon=True).start()
+    threading.Thread(target=_read, args=(source, pending, wake, closed), daemon=True).start()
     # points and artifacts fail apart (a full artifact volume, a store that is fine): each says so once
     outages, closed_at = {"points": Outage(client.tracking_uri), "artifacts": Outage(client.tracking_uri, "artifact store")}, None
     while True:
         wake.clear()  # before looking: a batch put after this sets it again, so no wake-up is lost
         done = closed.is_set()  # before looking too: everything read was put before it was set
         item = pending.head()
-        if item is None and not artifacts:
+        if item is None:
             if done:
                 break
             wake.wait(1.0)
             continue
-        outage = outages["points" if item is not None else "artifacts"]
+        points, tags, artifacts = item
+        outage = outages["points" if points or tags else "artifacts"]
         try:
-            if item is not None:
-                write_batch(client, run_id, item)
-                pending.pop()
+            if points or tags:  # in logged order: a tag sent after an artifact lands after its upload
+                write_batch(client, run_id, (points, tags))
+                pending.points_done()
             else:
                 client.log_artifact(run_id, *artifacts[0])
-                artifacts.popleft()
+                artifacts.pop(0)  # the head's own list: the next try starts at the next file
+                if not artifacts:
+                    pending.pop()
             outage.ok()
         except Exception as exc:  # noqa: BLE001 - any store error is retried, then reported
             wait = outage.failed(exc)
@@ -95,10 +96,11 @@ def serve(client, run_id: str, source, budget: float) -> tuple[int, int, str | N
                     break
             closed.wait(wait) if not closed.is_set() else time.sleep(wait)
     cause = outages["points"].cause or outages["artifacts"].cause
+    artifacts_left = pending.artifacts()
     try:
-        return pending.persist(), len(artifacts), cause
+        return pending.persist(), artifacts_left, cause
     except OSError as exc:  # neither the store nor the journal took them: still counted, and why
-        return pending.points(), len(artifacts), f"{cause}; the journal could not be written either ({exc})"
+        return pending.points(), artifacts_left, f"{cause}; the journal could not be written either ({exc})"
 
 
 def write_batch(client, run_id: str, batch) -> None:
@@ -109,14 +111,14 @@ def write_batch(client, run_id: str, batch) -> None:
                      tags=[RunTag(k, v) for k, v in tags.items()])
 
 
-def _read(source, pending: Pending, artifacts: deque, wake, closed) -> None:
+def _read(source, pending: Pending, wake, closed) -> None:
     try:
         while True:
-            points, tags, new_artifacts = pickle.load(source)
-            for i in range(0, max(len(points), 1), MAX_BATCH):  # one log_batch call per item
-                if points[i : i + MAX_BATCH] or (tags and i == 0):
-                    pending.put(points[i : i + MAX_BATCH], tags if i == 0 else {})
-            artifacts.extend(new_artifacts)
+            points, tags, artifacts = pickle.load(source)
+            chunks = range(0, max(len(points), 1), MAX_BATCH)  # one log_batch call per item
+            for i in chunks:
+                last = i == chunks[-1]
+                pending.put(points[i : i + MAX_BATCH], tags if i == 0 else {}, artifacts if last else [])
             wake.set()
     except (EOFError, pickle.UnpicklingError, OSError):  # closed, or cut mid-batch by a SIGKILLed trainer
         pass
