@@ -105,6 +105,20 @@ def record_unwritten(run_id: str, uri: str, training_status: str, training_error
     return f"{exc}; kept in the journal: python -m trainers.recover {run_id}"
 
 
+def failed_ending(run_id: str, uri: str, training_status: str, training_error: str | None, exc) -> tuple[str, dict]:
+    """``runboard.error`` and the tags of a run that trained to its end (``training_status``) but
+    whose points (``exc``: ``PointsNotWritten``) the store did not all take; notes the facts."""
+    from trainers.run_tags import POINTS_NOT_WRITTEN
+
+    tags = {POINTS_NOT_WRITTEN: "unknown" if exc.unknown else str(exc.points)} if exc.points or exc.unknown else {}
+    if not exc.points or exc.unknown:
+        return str(exc), tags
+    try:  # they wait in the journal: recover finishes the run later
+        return record_unwritten(run_id, uri, training_status, training_error, exc), tags
+    except OSError as why:  # the journal's disk is full too: the count and the cause still say it
+        return f"{exc}; the journal could not be written either ({why})", tags
+
+
 def reaper_reason(run_id: str, uri: str | None = None) -> str | None:
     """The facts a reaper ends a run with when its trainer recorded points left in the journal."""
     facts = Journal(run_id, uri).facts()

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainers import ddp, hardware, journal, resume, run_record, tracking
-from trainers import run_tags as T
 from trainers.config import ConfigError, parse_overrides
 from trainers.spec import RunSpec, spec_from_json, spec_from_target
 
@@ -100,7 +99,7 @@ def train(spec: RunSpec, run_id: str | None = None) -> TrainResult:
     from trainers.log_sinks import PointsNotWritten
 
     client = tracking.client()
-    tags: dict[str, str] = {}  # written with the final status
+    tags: dict[str, str] = {}  # written with the final status (how many points are missing)
     stop = StopRequest()
     stop.install()  # before the run exists: a signal during set-up is a stop request, not a half-made run
     try:
@@ -115,15 +114,8 @@ def train(spec: RunSpec, run_id: str | None = None) -> TrainResult:
         status, error = ("KILLED", "stopped by request") if stop.requested else ("FINISHED", None)
     except PointsNotWritten as exc:  # trained to the end, but the store did not take everything
         metrics, status = {}, "FAILED"
-        if exc.points or exc.unknown:
-            tags[T.POINTS_NOT_WRITTEN] = "unknown" if exc.unknown else str(exc.points)
-        error = str(exc)
-        if exc.points and not exc.unknown:  # they wait in the journal: recover finishes the run later
-            try:
-                error = journal.record_unwritten(run_id, client.tracking_uri, "KILLED" if stop.requested else "FINISHED",
-                                                 "stopped by request" if stop.requested else None, exc)
-            except OSError as why:  # the journal's disk is full too: the count and the cause still say it
-                error = f"{exc}; the journal could not be written either ({why})"
+        error, tags = journal.failed_ending(run_id, client.tracking_uri, "KILLED" if stop.requested else "FINISHED",
+                                            "stopped by request" if stop.requested else None, exc)
         log.error("%s", error)
     except BaseException as exc:  # noqa: BLE001 - every way out must end the run
         metrics = {}
