@@ -7,8 +7,9 @@ Run from the repository root: ``.venv/bin/python -m dashboard`` (``-m`` puts the
 
 import streamlit as st
 
-from dashboard import auth, login, share
+from dashboard import auth, data, login, share, ui
 from experiments.worker import ensure_started
+from trainers import tracking
 
 st.set_page_config(page_title="Runboard", page_icon=":material/monitoring:", layout="wide")
 
@@ -20,20 +21,33 @@ PAGES = [
     st.Page("app_pages/activity.py", title="Activity", icon=":material/pending_actions:", url_path="activity"),
 ]
 
-# The launch queue lives in the store; one worker per store starts queued runs. `python -m dashboard`
-# starts it with the process; under a bare `streamlit run` this starts it with the first page view.
-st.cache_resource(ensure_started)()
 
-# With login on, an anonymous visitor gets the sign-in screen on every page and nothing else. The
-# page and its query string are left alone, so signing in shows the view the link named.
-cfg, user = auth.gate()
-page = st.navigation(PAGES, position="sidebar" if user else "hidden")
-if user is None:
-    login.login_ui(cfg)
-else:
-    if cfg.mode == "oidc":
-        login.return_to_view(PAGES)
-    login.account_ui(user, cfg)
-    auth.refusal_ui()
-    page.run()
-    share.link_ui(page.url_path)
+
+def _frame() -> None:
+    # The launch queue lives in the store; one worker per store starts queued runs. `python -m dashboard`
+    # starts it with the process; under a bare `streamlit run` this starts it with the first page view.
+    st.cache_resource(ensure_started)()
+
+    # With login on, an anonymous visitor gets the sign-in screen on every page and nothing else. The
+    # page and its query string are left alone, so signing in shows the view the link named.
+    cfg, user = auth.gate()
+    page = st.navigation(PAGES, position="sidebar" if user else "hidden")
+    if user is None:
+        login.login_ui(cfg)
+    else:
+        if cfg.mode == "oidc":
+            login.return_to_view(PAGES)
+        login.account_ui(user, cfg)
+        auth.refusal_ui()
+        if problem := ui.store_problem(tracking.tracking_uri()):  # every page, also those that read nothing yet
+            ui.store_down_ui(problem)
+        page.run()
+        share.link_ui(page.url_path)
+
+
+try:
+    _frame()
+except Exception as exc:  # a store that is down, refused or full: one message on every page, no traceback
+    if not data.unreachable(exc):
+        raise
+    ui.store_down_ui(data.one_line(exc))

@@ -152,11 +152,38 @@ def json_artifact(run_id: str, path: str) -> object:
     return data.read_json_artifact(run_id, path)  # logged artifacts do not change: cache longer
 
 
+STORE_RETRY_EVERY = "5s"
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False, max_entries=4)
+def store_problem(uri: str) -> str | None:
+    return data.store_problem(uri)
+
+
+def store_down_ui(problem: str) -> None:
+    """The one message for a store that cannot be read (down, refused, full), the same on every
+    page, and the end of this page's run; the page redraws by itself once the store answers."""
+    notice(f"The tracking store is unreachable: {problem}", "error")
+    st.caption("Nothing is lost: trainers keep their points and write them when the store is back. "
+               "This page reloads by itself when the store answers again.")
+
+    @st.fragment(run_every=STORE_RETRY_EVERY)
+    def wait_for_store() -> None:
+        if data.store_problem() is None:
+            store_problem.clear()
+            st.rerun(scope="app")
+
+    wait_for_store()
+    st.stop()
+
+
 def read_or_stop(what: str, fn: Callable, *args, **kwargs):
     """``fn(*args)``, or a clear error (no traceback) and the end of this page's run."""
     try:
         return fn(*args, **kwargs)
     except Exception as exc:  # noqa: BLE001 - any store failure is shown, not raised at the user
+        if data.unreachable(exc):
+            store_down_ui(data.one_line(exc))
         notice(f"Cannot read {what} from the tracking store: {type(exc).__name__}: {exc}", "error")
         st.caption("Check MLFLOW_TRACKING_URI (or the embedded store in mlruns/), then reload.")
         st.stop()

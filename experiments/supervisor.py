@@ -17,9 +17,9 @@ import time
 
 from experiments import queue, store, sweeps
 from experiments.executors.local import pid_alive
-from trainers import run_tags, tracking
+from trainers import journal, run_tags, tracking
 from trainers.run_record import HOST_TAG, PID_TAG, TERMINAL
-from trainers.run_tags import CLAIMED
+from trainers.run_tags import CLAIMED, POINTS_NOT_WRITTEN
 
 log = logging.getLogger(__name__)
 HEARTBEAT = run_tags.HEARTBEAT
@@ -95,11 +95,22 @@ class Supervisor:
             reason = said[0] if said else _exit_reason(code)
             if last := self._last_words(run_id):
                 reason += f"; its last output: {last}"
+            if lost := self._points_left(run_id):  # its trainer trained to the end; the store was away
+                store.end_if_active(run_id, "FAILED", lost[0], self.uri, lost[1])
+                continue
             log.warning("run %s ended by the reaper: %s", run_id, reason)
             if queue.stop_requested(run):
                 store.end_if_active(run_id, "KILLED", "stopped by request; " + reason, self.uri)
             else:
                 store.end_if_active(run_id, "FAILED", reason, self.uri)
+
+    def _points_left(self, run_id: str) -> tuple[str, dict[str, str]] | None:
+        """The facts a trainer left beside its journal when the store refused its points and then
+        its status: the reaper ends the run with them (same reason, same count)."""
+        if not (reason := journal.reaper_reason(run_id, self.uri)):
+            return None
+        log.warning("run %s ended by the reaper: %s", run_id, reason)
+        return reason, {POINTS_NOT_WRITTEN: str(journal.Journal(run_id, self.uri).facts()["points"])}
 
     def _last_words(self, run_id: str) -> str:
         """The trainer's last output line (e.g. a crash's exception), bounded, for the reason."""
@@ -121,8 +132,10 @@ class Supervisor:
         an earlier worker started. Returns the run ids it failed."""
         failed = []
         for run in running if running is not None else queue.runs_with_status("RUNNING", self.uri):
-            reason = self._orphan_reason(run)
-            if reason and store.end_if_active(run.info.run_id, "FAILED", reason, self.uri):
+            reason, tags = self._orphan_reason(run), None
+            if reason and (lost := self._points_left(run.info.run_id)):
+                reason, tags = lost
+            if reason and store.end_if_active(run.info.run_id, "FAILED", reason, self.uri, tags):
                 failed.append(run.info.run_id)
                 log.warning("run %s marked FAILED: %s", run.info.run_id, reason)
         return failed

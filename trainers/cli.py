@@ -4,6 +4,7 @@
     runboard train ...                    # python -m trainers.train ...
     runboard worker ...                   # python -m experiments.worker ...
     runboard accounts ...                 # python -m dashboard.accounts ...
+    runboard recover <run id>             # python -m trainers.recover <run id>
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-USAGE = "usage: runboard {dashboard,train,worker,accounts} [args...]"
+USAGE = "usage: runboard {dashboard,train,worker,accounts,recover} [args...]"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         from experiments.worker import main as run
     elif cmd == "accounts":
         from dashboard.accounts import main as run
+    elif cmd == "recover":
+        from trainers.recover import main as run
     else:
         print(USAGE, file=sys.stderr)
         return 2

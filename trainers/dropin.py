@@ -25,7 +25,8 @@ from argparse import Namespace
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 from trainers import logger as _base
-from trainers import run_record, run_tags, tracking
+from trainers import journal, run_record, run_tags, tracking
+from trainers.log_sinks import PointsNotWritten
 from trainers.metrics import EPOCH
 
 
@@ -129,7 +130,13 @@ class RunboardLogger(_base.RunboardLogger):
             final, error = "FINISHED", None
         else:
             final, error = "FAILED", f"training ended {status}"
-        run_record.end(self.client, self.run_id, final, error)
+        tags = {}
+        try:
+            self.writer.raise_if_incomplete()  # never FINISHED with points missing
+        except PointsNotWritten as exc:
+            error, tags = journal.failed_ending(self.run_id, self.client.tracking_uri, final, error, exc)
+            final = "FAILED"
+        run_record.end(self.client, self.run_id, final, error, tags)
         self._owns = False  # finalize may be called again (fit then test): the run stays ended
 
 

@@ -12,6 +12,7 @@ store it also keeps the curves' summary pyramid current (``trainers.curve_refres
 from __future__ import annotations
 
 import argparse
+import collections
 import logging
 import os
 import pickle
@@ -26,7 +27,20 @@ Batch = tuple[list[tuple[str, float, int, int]], dict[str, str], list[tuple[str,
 
 
 class PointsNotWritten(RuntimeError):
-    """The store refused points (or artifacts) past the retry budget: the run must not end FINISHED."""
+    """The store refused points (or artifacts) past the retry budget: the run must not end FINISHED.
+    ``unknown``: the writer process was lost, so more than ``points`` may be missing."""
+
+    def __init__(self, points: int, artifacts: int, cause: str | None, unknown: bool = False):
+        from trainers.journal import not_written_reason
+
+        self.points, self.artifacts, self.cause, self.unknown = points, artifacts, cause or "store failed", unknown
+        if unknown:
+            text = f"points may be missing: {cause}"
+        elif points:
+            text = not_written_reason(points, self.cause) + (f"; {artifacts} artifacts not uploaded" if artifacts else "")
+        else:
+            text = f"{artifacts} artifacts not uploaded: {self.cause}"
+        super().__init__(text)
 
 
 def _retry_budget() -> float:
@@ -48,8 +62,9 @@ class DirectSink:
     A write is retried (0.2 s doubling to 5 s) for up to ``RUNBOARD_WRITE_RETRY_SECONDS`` (60 s);
     the outage is logged once when it starts and once when the store is back, not per attempt.
     What is still refused after that is counted in ``not_written`` (and the cause kept in
-    ``cause``), never dropped silently; once one write gave up, later writes try once each until the
-    store answers again, so a dead store does not stall the end of the run for minutes per batch.
+    ``cause``) and kept in the run's journal (``trainers.journal``), never dropped silently; once
+    one write gave up, later writes try once each until the store answers again, so a dead store
+    does not stall the end of the run for minutes per batch.
     """
 
     flush_seconds = 2.0  # each write holds the GIL against training: batch big
@@ -70,9 +85,19 @@ class DirectSink:
             chunk, extra = metrics[i : i + MAX_BATCH], (tag_list if i == 0 else [])
             if (chunk or extra) and not self._retry(lambda: self.client.log_batch(self.run_id, metrics=chunk, tags=extra)):
                 self.not_written += len(chunk)
+                self._keep(points[i : i + MAX_BATCH], tags if i == 0 else {})
         for local, artifact_dir in artifacts:
             if not self._retry(lambda: self.client.log_artifact(self.run_id, local, artifact_dir)):
                 self.artifacts_not_written += 1
+
+    def _keep(self, points, tags) -> None:
+        """Points the store refused go to the run's journal, for ``python -m trainers.recover``."""
+        from trainers.journal import Journal
+
+        try:
+            Journal(self.run_id, self.client.tracking_uri).append([(points, tags, [])])
+        except OSError as exc:  # the journal's disk is full too: the count and the cause still say so
+            log.error("runboard: could not keep %d points in the journal: %s", len(points), exc)
 
     def _retry(self, call) -> bool:
         start, attempt = time.monotonic(), 0
@@ -124,21 +149,33 @@ class ProcessSink:
         )
         self.not_written, self.artifacts_not_written, self.cause = 0, 0, None
         self.failed: str | None = None  # set when an unknown number of points may be missing
+        self.sent = Unconfirmed()
 
     def write(self, points, tags, artifacts) -> None:
         if self.proc is not None:
             try:
                 pickle.dump((points, tags, artifacts), self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
                 self.proc.stdin.flush()
+                self.sent.add(points, tags, artifacts)
                 return
             except (BrokenPipeError, OSError):
-                code = self.proc.poll()
-                log.warning("runboard writer process exited (%s); writing in-process", code)
-                # What it had been sent but not written is unknown: the run must not claim it has it all.
-                self.failed = f"the writer process died (exit {code}) with batches it may not have written"
-                self.proc.stdout.close()  # its report pipe: nothing more will come
-                self.proc = None
+                self._take_over(self.proc.poll())
         self.fallback.write(points, tags, artifacts)
+
+    def _take_over(self, code) -> None:
+        """The writer process is gone: write in-process from now on, starting with everything it may
+        not have written (``Unconfirmed``; the store keeps one copy of what it did write)."""
+        from trainers.journal import Journal
+
+        log.warning("runboard writer process exited (%s); writing in-process", code)
+        self.proc.stdout.close()  # its report pipe: nothing more will come
+        self.proc = None
+        for points, tags, artifacts in self.sent.take():
+            self.fallback.write(points, tags, artifacts)
+        if spilled := Journal(self.fallback.run_id, self.fallback.client.tracking_uri).points():
+            # it had spilled these during an outage: kept, and counted (recover writes them, each once)
+            self.not_written += spilled
+            self.cause = self.cause or f"the writer process died (exit {code}) during a store outage"
 
     def close(self, timeout: float) -> None:
         """Close the pipe and wait until the child has written everything it was sent; read its report."""
@@ -154,8 +191,7 @@ class ProcessSink:
             return
         code, report = self.proc.returncode, out.decode(errors="replace").split()
         if code != 0 or len(report) < 3 or not report[0].isdigit() or not report[1].isdigit():
-            log.error("runboard writer process failed (exit %s); some points may be missing", code)
-            self.failed = f"the writer process failed (exit {code})"
+            self._take_over(code)
         else:
             self.not_written += int(report[0])
             self.artifacts_not_written += int(report[1])
@@ -166,6 +202,30 @@ class ProcessSink:
         self.not_written += sink.not_written
         self.artifacts_not_written += sink.artifacts_not_written
         self.cause = self.cause or sink.cause
+
+
+class Unconfirmed:
+    """The last batches handed to the writer process, enough to cover everything it can hold
+    unwritten outside the journal (its memory bound and the pipe): if it dies, they are written
+    again in-process. Sent points are not acknowledged one by one (that would cost the normal
+    case); resending is safe because the store keeps one copy of a point sent twice."""
+
+    def __init__(self):
+        from trainers.store_writer import MAX_BATCH, memory_bound
+
+        self.cap = memory_bound() + 10 * MAX_BATCH
+        self._batches: collections.deque = collections.deque()
+        self._points = 0
+
+    def add(self, points, tags, artifacts) -> None:
+        self._batches.append((points, tags, artifacts))
+        self._points += len(points)
+        while (self._points > self.cap or len(self._batches) > self.cap // 10) and len(self._batches) > 1:
+            self._points -= len(self._batches.popleft()[0])
+
+    def take(self) -> list:
+        batches, self._batches, self._points = list(self._batches), collections.deque(), 0
+        return batches
 
 
 def open_sink(client, run_id: str):
@@ -187,23 +247,19 @@ def main() -> int:
     from mlflow import MlflowClient
 
     from trainers import tracking
+    from trainers.store_writer import serve
 
+    if logging.getLogger().level > logging.DEBUG:  # MLflow logs every store error with a traceback: we say it once
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     uri = args.uri or tracking.tracking_uri()
-    sink = DirectSink(MlflowClient(tracking_uri=uri), args.run_id)
     keeper = _keeper(uri, args.run_id)
-    while True:
-        try:
-            points, tags, artifacts = pickle.load(sys.stdin.buffer)
-        except (EOFError, pickle.UnpicklingError):  # closed, or cut mid-batch by a SIGKILLed trainer
-            if keeper is not None:
-                keeper.flush()
-            # One line to the trainer: points and artifacts not written, and the cause.
-            report.write(f"{sink.not_written} {sink.artifacts_not_written} {sink.cause or '-'}\n")
-            report.flush()
-            return 0
-        sink.write(points, tags, artifacts)
-        if keeper is not None and points:
-            keeper.wrote({p[0] for p in points})
+    points, artifacts, cause = serve(MlflowClient(tracking_uri=uri), args.run_id, sys.stdin.buffer, _retry_budget(), keeper)
+    if keeper is not None:
+        keeper.flush()
+    # One line to the trainer: points left in the journal, artifacts not uploaded, and the cause.
+    report.write(f"{points} {artifacts} {cause or '-'}\n")
+    report.flush()
+    return 0
 
 
 def _keeper(uri: str, run_id: str):

@@ -78,10 +78,9 @@ class BatchWriter(threading.Thread):
 
         points, artifacts = getattr(self.sink, "not_written", 0), getattr(self.sink, "artifacts_not_written", 0)
         if failed := getattr(self.sink, "failed", None):
-            raise PointsNotWritten(f"points may be missing: {failed}")
+            raise PointsNotWritten(points, artifacts, failed, unknown=True)
         if points or artifacts:
-            lost = f"{points} points not written" + (f", {artifacts} artifacts not uploaded" if artifacts else "")
-            raise PointsNotWritten(f"{lost}: store failed ({self.sink.cause})")
+            raise PointsNotWritten(points, artifacts, self.sink.cause)
 
     # --- writer thread ----------------------------------------------------------------------
     def run(self) -> None:

@@ -162,14 +162,42 @@ def stored_spec(client, run_id: str) -> str:
     return spec
 
 
+def retrying(call):
+    """``call()``, retried with backoff (0.2 s doubling to 5 s) for the writer's retry budget
+    (``RUNBOARD_WRITE_RETRY_SECONDS``): a database restart must not end a training, nor leave its
+    status unwritten. Writes passed here are idempotent (a tag, a param of the same value, a status)."""
+    from trainers.log_sinks import _retry_budget
+
+    start, attempt = time.monotonic(), 0
+    while True:
+        try:
+            return call()
+        except Exception:  # noqa: BLE001 - any store error; the last one is raised
+            if time.monotonic() - start >= _retry_budget():
+                raise
+            time.sleep(min(0.2 * 2**attempt, 5.0))
+            attempt += 1
+
+
 def log_model_facts(client, run_id: str, model) -> None:
     n = sum(p.numel() for p in model.parameters())
-    client.log_batch(run_id, params=[Param("num_params", str(n))])
+    retrying(lambda: client.log_batch(run_id, params=[Param("num_params", str(n))]))
 
 
-def end(client, run_id: str, status: str, error: str | None) -> None:
-    """Set the final status unless someone (a reaper, a stop) already ended the run."""
-    if error:
-        client.set_tag(run_id, ERROR_TAG, error[:5000])
-    if client.get_run(run_id).info.status not in TERMINAL:
-        client.set_terminated(run_id, status)
+def end(client, run_id: str, status: str, error: str | None, tags: dict[str, str] | None = None) -> None:
+    """Set the final status (and its reason, and ``tags``) unless someone (a reaper, a stop) already ended the run."""
+    try:
+        _end(client, run_id, status, error, tags)
+    except Exception:
+        # a SQLite store on a full disk: the write-ahead log holds space a fold gives back
+        if not tracking.fold_wal(client.tracking_uri):
+            raise
+        _end(client, run_id, status, error, tags)
+
+
+def _end(client, run_id: str, status: str, error: str | None, tags: dict[str, str] | None) -> None:
+    if error or tags:
+        batch = [RunTag(k, v) for k, v in {**(tags or {}), **({ERROR_TAG: error[:5000]} if error else {})}.items()]
+        retrying(lambda: client.log_batch(run_id, tags=batch))
+    if retrying(lambda: client.get_run(run_id).info.status) not in TERMINAL:
+        retrying(lambda: client.set_terminated(run_id, status))

@@ -41,6 +41,11 @@ COMMAND = "runboard.command"
 HOST = "runboard.host"  # with PID: lets a reaper on that host tell a live run from a dead one
 PID = "runboard.pid"
 ERROR = "runboard.error"  # why a run ended FAILED / KILLED (trainer, reaper or launch side)
+# How many points the store did not take (a count, or "unknown" when the writer process was lost);
+# "recovering" while ``python -m trainers.recover`` writes them; removed once they are all in.
+# Written with the final status by whoever ends the run (trainer or reaper), then by recover.
+POINTS_NOT_WRITTEN = "runboard.points_not_written"
+RECOVERING = "recovering"  # its value while recover runs
 
 # --- live progress (trainer) ---------------------------------------------------------------------
 PROGRESS = "runboard.progress."  # prefix of the ones below

@@ -18,7 +18,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainers import ddp, hardware, resume, run_record, tracking
+from trainers import ddp, hardware, journal, resume, run_record, tracking
 from trainers.config import ConfigError, parse_overrides
 from trainers.spec import RunSpec, spec_from_json, spec_from_target
 
@@ -98,8 +98,10 @@ def _fit(spec: RunSpec, run_id: str, client, stop) -> dict[str, float]:
 def train(spec: RunSpec, run_id: str | None = None) -> TrainResult:
     """Create (or attach to) the run, train, and end it FINISHED / FAILED / KILLED."""
     from trainers.callbacks import StopRequest
+    from trainers.log_sinks import PointsNotWritten
 
     client = tracking.client()
+    tags: dict[str, str] = {}  # written with the final status (how many points are missing)
     stop = StopRequest()
     stop.install()  # before the run exists: a signal during set-up is a stop request, not a half-made run
     try:
@@ -112,6 +114,11 @@ def train(spec: RunSpec, run_id: str | None = None) -> TrainResult:
             raise KeyboardInterrupt("stopped during set-up")
         metrics = _fit(spec, run_id, client, stop)
         status, error = ("KILLED", stop.reason or "stopped by request") if stop.requested else ("FINISHED", None)
+    except PointsNotWritten as exc:  # trained to the end, but the store did not take everything
+        metrics, status = {}, "FAILED"
+        error, tags = journal.failed_ending(run_id, client.tracking_uri, "KILLED" if stop.requested else "FINISHED",
+                                            (stop.reason or "stopped by request") if stop.requested else None, exc)
+        log.error("%s", error)
     except BaseException as exc:  # noqa: BLE001 - every way out must end the run
         metrics = {}
         status = "KILLED" if stop.requested or isinstance(exc, KeyboardInterrupt) else "FAILED"
@@ -122,7 +129,7 @@ def train(spec: RunSpec, run_id: str | None = None) -> TrainResult:
             log.error("training failed:\n%s", traceback.format_exc())
     finally:
         stop.uninstall()
-    run_record.end(client, run_id, status, error)
+    run_record.end(client, run_id, status, error, tags)
     return TrainResult(run_id, status, metrics, error)
 
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from dashboard import answers, chart_controls, share, summaries, ui
+from dashboard import answers, chart_controls, completeness, share, summaries, ui
 from dashboard.numbers import short_params
 from dashboard.widgets import best_table, explore_seed, explore_ui, metrics_default
 from dashboard.viewstate import ViewState
@@ -81,6 +81,7 @@ def main() -> None:
         ui.write_url(PREFIX, replace(state, runs=()))
         return
     sel = every.set_index("run_id", drop=False).loc[ids].reset_index(drop=True)
+    completeness.compare_notice_ui(sel)
     keys = ui.metric_keys(tuple(ids))
     if not keys:
         st.info("None of these runs logged a metric yet.")

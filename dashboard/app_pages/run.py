@@ -10,7 +10,7 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from dashboard import resume_button, run_images, sweep_view, ui
+from dashboard import completeness, resume_button, run_images, sweep_view, ui
 from dashboard.charts import confusion_figure, curves_figure, mark_flags
 from dashboard.numbers import short_number
 from dashboard.viewstate import ViewState
@@ -226,6 +226,7 @@ def main() -> None:
     rid = info["run_id"]
     st.title(ui.md_text(info.get("run_name") or rid[:8]))
     st.caption(f"Run {rid} · experiment {info.get('experiment_id')}")
+    completeness.run_notice_ui(rid, info.get("tags", {}))
     link = ui.mlflow_run_url(str(info.get("experiment_id")), rid)
     if link:
         st.link_button("Open in MLflow", link)

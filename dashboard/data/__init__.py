@@ -12,7 +12,7 @@ import pandas as pd
 
 from dashboard.data import artifacts as _artifacts
 from dashboard.analysis import health as _health
-from dashboard.data import curves_sql, health_store, rest, runs_sql
+from dashboard.data import curves_sql, engine, health_store, rest, runs_sql
 from trainers import tracking
 from trainers.run_tags import CLAIMED, HEARTBEAT
 
@@ -119,3 +119,36 @@ def image_artifacts(run_id: str, uri: str | None = None) -> list[str]:
 def read_artifact_bytes(run_id: str, path: str, uri: str | None = None) -> bytes | None:
     """One artifact's bytes (e.g. a PNG); None if the run has no such file."""
     return _artifacts.read_bytes(uri or tracking.tracking_uri(), run_id, path)
+
+
+def store_problem(uri: str | None = None) -> str | None:
+    """Why the store does not answer a trivial read now (``Type: first line``), else None."""
+    uri, sql = _resolve(uri)
+    try:
+        if sql:
+            engine.fetch(uri, "SELECT 1")
+        else:
+            rest.experiments(uri)
+    except Exception as exc:  # noqa: BLE001 - any failure is the answer
+        return one_line(exc)
+    return None
+
+
+def one_line(exc: BaseException) -> str:
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return f"{type(exc).__name__}: {first}"
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the store cannot be reached or written (down, refused, full), as
+    opposed to a bug: those get one message on every page, and the page comes back by itself."""
+    import sqlite3
+
+    import sqlalchemy as sa
+
+    if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError, sqlite3.OperationalError, ConnectionError)):
+        return True
+    if type(exc).__name__ in ("ConnectionError", "MaxRetryError"):  # requests'/urllib3's, for an http store
+        return True
+    cause = exc.__cause__ or exc.__context__
+    return cause is not None and cause is not exc and unreachable(cause)
