@@ -6,33 +6,16 @@ from __future__ import annotations
 import re
 
 import pytest
-from mlflow.entities import Metric, Param
 
 from browser_util import (CHROMIUM, CHROMIUM_ARGS, COLD_WAIT_MS, WAIT_MS, require_chromium, streamlit_app,
                           wait_for_rerun)
-from trainers import tracking
+from seeded_runs import write_seeds
 
 pytestmark = pytest.mark.browser
-# Two configurations × four seeds: lr=0.1 reaches a clearly lower val/loss than lr=0.01.
-LOSS = {("0.1", 0): 0.20, ("0.1", 1): 0.22, ("0.1", 2): 0.21, ("0.1", 3): 0.19,
-        ("0.01", 0): 0.40, ("0.01", 1): 0.43, ("0.01", 2): 0.41, ("0.01", 3): 0.42}
 
 IMPORTANCE = """() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot'))
     .filter(p => p.data.some(t => (t.meta || {}).role === 'importance') && p.querySelector('.main-svg'))
     .map(p => Array.from(p.data[0].y))"""
-
-
-def write_seeds(uri: str) -> list[str]:
-    c = tracking.client(uri)
-    eid = tracking.experiment_id("answers", uri)
-    ids = []
-    for (lr, seed), loss in LOSS.items():
-        rid = c.create_run(eid, run_name=f"lr{lr}-s{seed}").info.run_id
-        c.log_batch(rid, metrics=[Metric("val/loss", loss + 0.1, 0, 0), Metric("val/loss", loss, 0, 1)],
-                    params=[Param("lr", lr), Param("seed", str(seed))])
-        c.set_terminated(rid)
-        ids.append(rid)
-    return ids
 
 
 def test_a_grouped_comparison_from_a_share_link_shows_the_group_test_and_the_importance_chart(tmp_path):
