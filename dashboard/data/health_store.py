@@ -82,8 +82,9 @@ def flags(uri: str, runs: pd.DataFrame, now: float | None = None) -> dict[str, l
     for (run, key), h in curves(uri, (), marks).items():
         per_run.setdefault(run, {})[key] = h
         newest[run] = max(newest.get(run, 0), marks[(run, key)][1])
+    wanted = [c for c in ("status", "start_time", f"tags.{T.HEARTBEAT}", f"tags.{T.CLAIMED}") if c in runs]
     return {run: H.run_flags(per_run.get(run, {}), _stalled(row, newest.get(run), now))
-            for run, row in zip(runs["run_id"], runs.to_dict("records"))}
+            for run, row in zip(runs["run_id"], runs[wanted].to_dict("records"))}
 
 
 def _stalled(row: dict, newest_ms: int | None, now: float) -> bool:
