@@ -66,6 +66,18 @@ def test_runs_table_min_max_from_summaries(store):
     _same(table, _scan(store))
 
 
+def test_runs_table_builds_summaries_within_its_budget_and_scans_the_rest(sqlite_store, monkeypatch):
+    from dashboard.data import summary_read
+
+    ids = write_plain_store(sqlite_store)
+    monkeypatch.setattr(summary_read, "BUILD_BUDGET_S", -1.0)  # spent before the first curve
+    _same(_table_min_max(sqlite_store), _scan(sqlite_store))  # right from the scan
+    assert (ids["long"], "train/loss") not in _fresh_keys(sqlite_store)
+    monkeypatch.setattr(summary_read, "BUILD_BUDGET_S", 60.0)
+    _same(_table_min_max(sqlite_store), _scan(sqlite_store))
+    assert (ids["long"], "train/loss") in _fresh_keys(sqlite_store)  # a later read summarised it
+
+
 def test_build_and_drop_command(sqlite_store):
     ids = write_plain_store(sqlite_store)
     env = {"MLFLOW_TRACKING_URI": sqlite_store, "PATH": "/usr/bin:/bin"}

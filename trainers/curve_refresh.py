@@ -50,12 +50,14 @@ def _snapshot(eng: sa.Engine):
     return conn.execution_options(snapshot=True)
 
 
-def refresh(uri: str, keys) -> set[tuple[str, str]]:
-    """Bring these curves' summaries up to date; returns the keys fresh as of their snapshot.
+def refresh(uri: str, keys, budget_s: float | None = None) -> set[tuple[str, str]]:
+    """Bring these curves' summaries up to date, in the order given; returns the keys fresh as of
+    their snapshot. With ``budget_s``, curves not reached within that many seconds are left out.
 
     A curve that fails (a concurrent refresh, a store that refuses writes) is left out and
     logged: its readers take the raw path.
     """
+    deadline = None if budget_s is None else time.monotonic() + budget_s
     eng = writer(uri)
     done: set[tuple[str, str]] = set()
     with _snapshot(eng) as conn:
@@ -65,7 +67,9 @@ def refresh(uri: str, keys) -> set[tuple[str, str]]:
             cs.ensure(conn)
     with _snapshot(eng) as conn:
         st = cs.states(conn, {run for run, _ in keys})
-    for run_id, key in sorted(set(keys)):
+    for run_id, key in dict.fromkeys(keys):
+        if deadline is not None and time.monotonic() > deadline:
+            break
         old = st.get((run_id, key))
         if old is not None and old[0] == old[1]:
             done.add((run_id, key))

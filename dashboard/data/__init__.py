@@ -42,8 +42,8 @@ def runs(experiment_ids=None, query=None, uri: str | None = None) -> pd.DataFram
     """
     del query
     uri, sql = _resolve(uri)
-    df = runs_sql.runs(uri, experiment_ids) if sql else rest.runs(uri, experiment_ids)
-    found = health_store.flags(uri, df) if sql and not df.empty else {}
+    df, marks = runs_sql.runs_and_marks(uri, experiment_ids) if sql else (rest.runs(uri, experiment_ids), None)
+    found = health_store.flags(uri, df, marks=marks) if sql and not df.empty else {}
     df.insert(df.columns.get_loc("queue_wait_s") + 1, "health",
               pd.Series([_health.text(found[r]) if r in found else None for r in df["run_id"]], index=df.index, dtype=object))
     return df

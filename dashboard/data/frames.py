@@ -90,7 +90,11 @@ def _metric_columns(latest: pd.DataFrame, min_max, ids: list[str]) -> dict[str, 
 
 def _floats(values: dict[str, object], ids: list[str]) -> np.ndarray:
     """One numeric column: missing or not a number -> NaN, MLflow's ±max float -> ±inf."""
-    column = pd.to_numeric(pd.Series([values.get(i) for i in ids], dtype=object), errors="coerce").to_numpy(np.float64)
+    raw = [values.get(i) for i in ids]
+    try:  # numbers, None and numeric text: one C loop
+        column = np.array(raw, dtype=np.float64)
+    except (TypeError, ValueError):
+        column = pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce").to_numpy(np.float64)
     return decode(column, np.zeros(len(column), bool))
 
 

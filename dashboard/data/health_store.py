@@ -73,18 +73,21 @@ def curves(uri: str, run_ids, marks: dict | None = None) -> dict[tuple[str, str]
     return {**out, **fresh}
 
 
-def flags(uri: str, runs: pd.DataFrame, now: float | None = None) -> dict[str, list[H.Flag]]:
-    """run_id → its flags (``health.FLAGS`` order) for the runs frame's rows."""
+def flags(uri: str, runs: pd.DataFrame, now: float | None = None, marks: dict | None = None) -> dict[str, list[H.Flag]]:
+    """run_id → its flags (``health.FLAGS`` order) for the runs frame's rows. ``marks``: every
+    curve's (last step, timestamp) of these runs when the caller has read them already."""
     now = time.time() if now is None else now
-    marks = _watermarks(uri, sorted(set(runs["run_id"])))
+    marks = _watermarks(uri, sorted(set(runs["run_id"]))) if marks is None else marks
     per_run: dict[str, dict[str, H.CurveHealth]] = {}
     newest: dict[str, int] = {}  # run → ms of its newest point: liveness without a heartbeat
     for (run, key), h in curves(uri, (), marks).items():
         per_run.setdefault(run, {})[key] = h
         newest[run] = max(newest.get(run, 0), marks[(run, key)][1])
-    wanted = [c for c in ("status", "start_time", f"tags.{T.HEARTBEAT}", f"tags.{T.CLAIMED}") if c in runs]
+    wanted = ("status", "start_time", f"tags.{T.HEARTBEAT}", f"tags.{T.CLAIMED}")
+    columns = {c: runs[c].tolist() if c in runs else [None] * len(runs) for c in wanted}  # plain lists: cheap rows
+    rows = (dict(zip(wanted, values)) for values in zip(*columns.values()))
     return {run: H.run_flags(per_run.get(run, {}), _stalled(row, newest.get(run), now))
-            for run, row in zip(runs["run_id"], runs[wanted].to_dict("records"))}
+            for run, row in zip(runs["run_id"], rows)}
 
 
 def _stalled(row: dict, newest_ms: int | None, now: float) -> bool:

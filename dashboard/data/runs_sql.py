@@ -86,18 +86,26 @@ def experiments(uri: str) -> pd.DataFrame:
 
 
 def runs(uri: str, experiment_ids=None) -> pd.DataFrame:
-    return _read(uri, Scope(experiment_ids))
+    return _read(uri, Scope(experiment_ids))[0]
+
+
+def runs_and_marks(uri: str, experiment_ids=None) -> tuple[pd.DataFrame, dict[tuple[str, str], tuple[int, int]]]:
+    """``runs()`` and each curve's (last step, its timestamp) from the same read of
+    ``latest_metrics``: the watermarks the health cache checks, without reading them twice."""
+    df, latest = _read(uri, Scope(experiment_ids))
+    marks = {(r, k): (int(s), int(t)) for r, k, s, t in zip(latest["run_id"], latest["key"], latest["step"], latest["timestamp"])}
+    return df, marks
 
 
 def run(uri: str, run_id: str) -> dict | None:
-    df = _read(uri, Scope(run_id=run_id), details=True)
+    df, latest = _read(uri, Scope(run_id=run_id), details=True)
     if df.empty:
         return None
-    return frames.run_dict(df.iloc[0], df.attrs["latest"])
+    return frames.run_dict(df.iloc[0], latest)
 
 
 def children(uri: str, parent_run_id: str) -> pd.DataFrame:
-    return _read(uri, Scope(parent=parent_run_id))
+    return _read(uri, Scope(parent=parent_run_id))[0]
 
 
 def metric_keys(uri: str, run_ids) -> list[str]:
@@ -107,17 +115,16 @@ def metric_keys(uri: str, run_ids) -> list[str]:
     return [r[0] for r in db.fetch(uri, METRIC_KEYS, {"runs": run_ids}, ("runs",))]
 
 
-def _read(uri: str, scope: Scope, details: bool = False) -> pd.DataFrame:
+def _read(uri: str, scope: Scope, details: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The runs frame and its latest_metrics rows (decoded)."""
     with db.engine(uri).connect() as conn:
         base = scope.fetch(conn, RUNS, tail="ORDER BY r.start_time DESC, r.run_uuid")
         params = scope.fetch(conn, *PARAMS)
         tags = scope.fetch(conn, *TAGS)
         latest = scope.fetch(conn, *LATEST)
         min_max = _min_max(uri, conn, scope, latest)
-    df = frames.runs_frame(base, params, tags, _latest(latest), min_max, keep_artifact_uri=details)
-    if details:
-        df.attrs["latest"] = _latest(latest)
-    return df
+    latest = _latest(latest)
+    return frames.runs_frame(base, params, tags, latest, min_max, keep_artifact_uri=details), latest
 
 
 def _min_max(uri: str, conn, scope: Scope, latest: list[tuple]) -> list[tuple]:
@@ -132,7 +139,9 @@ def _min_max(uri: str, conn, scope: Scope, latest: list[tuple]) -> list[tuple]:
 
 
 def _latest(rows: list[tuple]) -> pd.DataFrame:
-    """latest_metrics rows with MLflow's NaN/inf encoding undone."""
-    df = pd.DataFrame(rows, columns=["run_id", "key", "value", "is_nan", "step", "timestamp"])
-    df["value"] = ds.decode(df["value"].to_numpy(np.float64), df["is_nan"].to_numpy(bool))
-    return df.drop(columns="is_nan")
+    """latest_metrics rows with MLflow's NaN/inf encoding undone (text columns as plain objects:
+    this frame only feeds the runs frame and ``run()``, and Arrow strings cost more than the query)."""
+    run_id, key, value, is_nan, step, ts = (list(c) for c in zip(*rows)) if rows else ([], [], [], [], [], [])
+    decoded = ds.decode(np.array(value, dtype=np.float64), np.array(is_nan, dtype=bool))
+    return pd.DataFrame({"run_id": pd.Series(run_id, dtype=object), "key": pd.Series(key, dtype=object), "value": decoded,
+                         "step": pd.Series(step), "timestamp": pd.Series(ts)})

@@ -36,8 +36,12 @@ LEVEL = (f"SELECT bucket, n, COALESCE(mn, 0), COALESCE(mx, 0), mn IS NULL, first
          f"last_step, last_ts, last_value, last_nan FROM {cs.TABLE} "
          "WHERE run_uuid = :run AND key = :key AND level = :level AND bucket BETWEEN :lo AND :hi ORDER BY bucket")
 _STORED = np.dtype(_ROW.descr[:4] + [("null", "?")] + _ROW.descr[4:])
-TOP_MIN_MAX = (f"SELECT run_uuid, key, MIN(mn), MAX(mx) FROM {cs.TABLE} WHERE level = :level AND run_uuid IN :runs "
-               "GROUP BY run_uuid, key")
+BUILD_FROM_STEP = 2**12  # the runs table summarises curves this long or longer (see min_max)
+BUILD_BUDGET_S = 1.0
+# Every column of the primary key's prefix bound (IN, IN, =): the index seeks each curve's top level,
+# never the lower levels' rows (O(points / 16) per curve when only run_uuid was bound).
+TOP_MIN_MAX = (f"SELECT run_uuid, key, MIN(mn), MAX(mx) FROM {cs.TABLE} "
+               "WHERE run_uuid IN :runs AND key IN :keys AND level = :level GROUP BY run_uuid, key")
 
 
 def plan(s0: int, s1: int, max_points: int) -> tuple[int, int] | None:
@@ -52,8 +56,9 @@ def plan(s0: int, s1: int, max_points: int) -> tuple[int, int] | None:
     return None
 
 
-def usable(uri: str, conn: sa.Connection, keys: list[Key]) -> set[Key]:
-    """The curves among ``keys`` whose summaries may be read now: fresh, or refreshed just now."""
+def usable(uri: str, conn: sa.Connection, keys: list[Key], budget_s: float | None = None) -> set[Key]:
+    """The curves among ``keys`` whose summaries may be read now: fresh, or refreshed just now
+    (within ``budget_s`` seconds of refreshing, in the order given, when one is set)."""
     if not keys or not cs.enabled():
         return set()
     try:
@@ -64,7 +69,7 @@ def usable(uri: str, conn: sa.Connection, keys: list[Key]) -> set[Key]:
     stale = [k for k in keys if k not in ok]
     if stale:
         try:
-            ok |= curve_refresh.refresh(uri, stale)
+            ok |= curve_refresh.refresh(uri, stale, budget_s)
         except Exception as exc:  # noqa: BLE001 - e.g. a store this user may only read: the raw path
             log.warning("runboard: curve summaries unavailable (%s); reading raw points", exc)
     return ok
@@ -147,9 +152,13 @@ def _grouped(r: np.ndarray, g: int) -> ds.Buckets:
 
 def min_max(uri: str, conn: sa.Connection, latest: list[tuple]) -> tuple[list[tuple], set[Key]]:
     """(run, key, min, max) of each curve from its summary's top level, and the curves left to
-    the caller's scan. ``latest``: (run, key, last step) per curve. A stale curve is refreshed
-    here only if it reaches past one top-level bucket (65,536 steps): a first Runs page over a
-    big store of short foreign curves must not build thousands of summaries; scanning those is cheap.
+    the caller's scan. ``latest``: (run, key, last step) per curve.
+
+    A stale curve reaching past ``BUILD_FROM_STEP`` is refreshed here, longest first, for at most
+    ``BUILD_BUDGET_S`` per read: a summary pays for itself from the second read on, but a first
+    Runs page over a big store of foreign curves must not wait for thousands of builds. Curves not
+    reached are scanned this time and summarised by the next reads; short curves are always
+    scanned (a few thousand points cost less to scan than a summary row set to keep).
     """
     keys = [(r, k) for r, k, _ in latest]
     if not keys or not cs.enabled():
@@ -159,11 +168,12 @@ def min_max(uri: str, conn: sa.Connection, latest: list[tuple]) -> tuple[list[tu
     except sa.exc.DBAPIError:
         conn.rollback()
         ok = set()
-    top = max(cs.LEVELS)
-    long = [(r, k) for r, k, step in latest if (r, k) not in ok and step is not None and step >> top > 0]
-    if long:
-        ok |= usable(uri, conn, long)
+    stale = sorted(((step, r, k) for r, k, step in latest if (r, k) not in ok and step is not None and step >= BUILD_FROM_STEP),
+                   reverse=True)
+    if stale:
+        ok |= usable(uri, conn, [(r, k) for _, r, k in stale], BUILD_BUDGET_S)
     if not ok:
         return [], set(keys)
-    rows = db.rows(conn, TOP_MIN_MAX, {"level": top, "runs": sorted({r for r, _ in ok})}, ("runs",))
+    bound = {"level": max(cs.LEVELS), "runs": sorted({r for r, _ in ok}), "keys": sorted({k for _, k in ok})}
+    rows = db.rows(conn, TOP_MIN_MAX, bound, ("runs", "keys"))
     return [r for r in rows if (r[0], r[1]) in ok], set(keys) - ok
