@@ -77,7 +77,7 @@ def test_postgres_away_past_the_end_reaper_fails_the_run_with_the_facts_and_reco
     tracking.prepare_store(private_pg.uri)
     env = {**os.environ, "MLFLOW_TRACKING_URI": private_pg.uri, "RUNBOARD_WRITE_RETRY_SECONDS": "2",
            "RUNBOARD_ARTIFACT_ROOT": (tmp_path / "artifacts").as_uri()}
-    trainer = subprocess.Popen([sys.executable, "-m", "trainers.train", "mlp", "--set", "max_epochs=4"],
+    trainer = subprocess.Popen([sys.executable, "-m", "trainers.train", "mlp", "--set", "max_epochs=60"],
                                cwd=tracking.REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     engine = sa.create_engine(private_pg.uri, poolclass=sa.pool.NullPool)
     try:
