@@ -88,6 +88,26 @@ def wait_for_rerun(page, timeout_ms: int = WAIT_MS) -> None:
     expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=timeout_ms)
 
 
+def click_to_url(page, target, url, tries: int = 3) -> None:
+    """Click ``target`` until the page's URL matches ``url`` (a pattern). A click that lands while
+    a live page redraws (a fragment's rerun, the full rerun when a run ends) is lost; only a lost
+    click is repeated, and the page is then drawn at its new URL."""
+    from playwright.sync_api import expect
+
+    target.wait_for(timeout=WAIT_MS)
+    for _ in range(tries):
+        if target.is_visible():  # gone: the page is already on its way to the new URL
+            target.click(timeout=WAIT_MS)
+        try:
+            expect(page).to_have_url(url, timeout=15_000)
+            break
+        except AssertionError:
+            continue
+    else:
+        raise AssertionError(f"clicking {target} did not open {url.pattern} (still at {page.url})")
+    wait_for_rerun(page)
+
+
 def plotly_traces(page, index: int = 0) -> list[dict]:
     """The traces Plotly drew in the ``index``-th chart: meta, type and y values (numeric arrays
     arrive base64-packed as ``{dtype, bdata}``; Plotly keeps the decoded array in ``_inputArray``)."""

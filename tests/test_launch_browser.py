@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from browser_util import CHROMIUM, CHROMIUM_ARGS, REPO, WAIT_MS, plotly_traces, require_chromium, select_row, \
-    streamlit_app, wait_for_rerun
+from browser_util import CHROMIUM, CHROMIUM_ARGS, REPO, WAIT_MS, click_to_url, plotly_traces, require_chromium, \
+    select_row, streamlit_app, wait_for_rerun
 from launch_util import kill_trainers
 from trainers import tracking
 
@@ -188,9 +188,8 @@ def test_launch_watch_it_finish_clone_it_and_compare(app):
         "Finished", timeout=WAIT_MS)  # the live page redrew itself once the run ended
 
     # 3. clone it with another learning rate (the Run page's Clone link opens the pre-filled form)
-    run_page.get_by_role("link", name=re.compile("Clone")).click()
-    run_page.wait_for_url(re.compile(rf"/launch\?clone={first}$"), timeout=WAIT_MS)
-    wait_for_rerun(run_page)
+    click_to_url(run_page, run_page.get_by_role("link", name=re.compile("Clone")),
+                 re.compile(rf"/launch\?clone={first}$"))
     clone_form = run_page
     expect(clone_form.get_by_label("lr", exact=True)).to_have_value("0.05")
     expect(clone_form.get_by_label("max_epochs", exact=True)).to_have_value("2")
@@ -217,9 +216,8 @@ def test_launch_watch_it_finish_clone_it_and_compare(app):
     expect(runs.get_by_role("button", name="Clone selected")).to_be_disabled()
     grid = runs.get_by_test_id("stDataFrame").first.bounding_box()
     select_row(runs, grid, 0)  # the grid is a canvas: the first row's tick box, by position
-    runs.get_by_role("button", name="Clone selected").click()
-    runs.wait_for_url(re.compile(rf"/launch\?clone=({first}|{second})$"), timeout=WAIT_MS)
-    wait_for_rerun(runs)
+    click_to_url(runs, runs.get_by_role("button", name="Clone selected"),
+                 re.compile(rf"/launch\?clone=({first}|{second})$"))
     picked = runs.url.rsplit("=", 1)[1]
     expect(runs.get_by_label("lr", exact=True)).to_have_value(client.get_run(picked).data.params["lr"])
 
