@@ -7,7 +7,11 @@ step, alternating the variants (the last adds what every ``trainers.train`` run 
 lr, gradient norm and throughput per step, system metrics every 5 s) in one process (so machine noise hits all of them), each
 on its own fresh SQLite store in a temp folder. The clock stops when the points are in the store
 (Runboard's time includes draining its writer). Prints median and best wall time, median CPU
-time and the overhead of each against no logger, plus how long Runboard's writer thread was busy.
+time and the overhead of each against no logger, plus how long Runboard's writer thread was busy
+and the CPU its writer process spent (on another core where there is one: it is not in the
+training's CPU column, and on a 2-core machine it competes with the training loop).
+``--rows-ab`` compares the writer process's direct rows (``trainers.point_rows``) with MLflow's
+``log_batch``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -32,8 +37,8 @@ from trainers.step_health import StepHealth
 from trainers.system_metrics import SystemSampler
 
 
-def fit_seconds(steps: int, make_logger) -> tuple[float, float, int]:
-    """(wall s, process CPU s, points stored) for one training of ``steps`` steps."""
+def fit_seconds(steps: int, make_logger) -> tuple[float, float, int, float]:
+    """(wall s, process CPU s, points stored, writer process CPU s) for one training of ``steps`` steps."""
     spec = build_spec("mlp", {"max_steps": steps, "max_epochs": 10_000, "batch_size": 32})
     pl.seed_everything(0, verbose=False)
     model, data = get("mlp").build(spec.config)
@@ -46,7 +51,7 @@ def fit_seconds(steps: int, make_logger) -> tuple[float, float, int]:
             enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
             accelerator="cpu", devices=1, default_root_dir=tmp,
         )
-        start, cpu = time.perf_counter(), time.process_time()
+        start, cpu, child = time.perf_counter(), time.process_time(), _children_cpu()
         trainer.fit(model, datamodule=data)
         if isinstance(logger, RunboardLogger):
             fit_end = time.perf_counter()
@@ -55,7 +60,13 @@ def fit_seconds(steps: int, make_logger) -> tuple[float, float, int]:
             logger.close()
             print(f"    Runboard: writer thread busy {logger.writer.busy_seconds:.2f} s; "
                   f"close (drain + writer exit) {time.perf_counter() - fit_end:.2f} s", flush=True)
-        return time.perf_counter() - start, time.process_time() - cpu, count()
+        return time.perf_counter() - start, time.process_time() - cpu, count(), _children_cpu() - child
+
+
+def _children_cpu() -> float:
+    """CPU seconds of ended child processes (the writer process, once ``close`` waited for it)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def no_logger(uri, tmp):
@@ -67,8 +78,9 @@ def stock(uri, tmp):
     return logger, lambda: len(logger.experiment.get_metric_history(logger.run_id, "train/loss")), []
 
 
-def runboard(uri, tmp, summaries: str = "1"):
+def runboard(uri, tmp, summaries: str = "1", rows: str = "1"):
     os.environ["RUNBOARD_CURVE_SUMMARIES"] = summaries  # read by the writer process it starts
+    os.environ["RUNBOARD_POINT_ROWS"] = rows
     client = tracking.client(uri)
     run_id = client.create_run(tracking.experiment_id("bench", uri)).info.run_id
     return RunboardLogger(client, run_id), lambda: len(client.get_metric_history(run_id, "train/loss")), []
@@ -77,6 +89,12 @@ def runboard(uri, tmp, summaries: str = "1"):
 def runboard_no_summaries(uri, tmp):
     """The logger with its writer not keeping curve summaries (issue 13's A/B)."""
     return runboard(uri, tmp, "0")
+
+
+def runboard_log_batch(uri, tmp):
+    """The logger with its writer process storing points through MLflow's ``log_batch`` (the A/B of
+    ``trainers.point_rows``)."""
+    return runboard(uri, tmp, rows="0")
 
 
 def runboard_system(uri, tmp):
@@ -89,7 +107,17 @@ def runboard_system(uri, tmp):
 
 def runboard_full(uri, tmp):
     """What every ``trainers.train`` run logs: the logger plus per-step health and system metrics."""
-    logger, count, _ = runboard_system(uri, tmp)
+    return _full(runboard(uri, tmp))
+
+
+def runboard_full_log_batch(uri, tmp):
+    return _full(runboard_log_batch(uri, tmp))
+
+
+def _full(made):
+    logger, count, _ = made
+    logger.sampler = SystemSampler(logger.writer)
+    logger.sampler.start()
     return logger, count, [StepHealth(logger.writer)]
 
 
@@ -103,6 +131,8 @@ def main() -> None:
                    help="skip Lightning's MLFlowLogger (the slowest variant) when re-measuring Runboard only")
     p.add_argument("--summaries-ab", action="store_true",
                    help="only no logger, Runboard, and Runboard without curve summaries (the writer's pyramid)")
+    p.add_argument("--rows-ab", action="store_true",
+                   help="only no logger, Runboard, and Runboard writing through MLflow's log_batch")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
@@ -114,25 +144,35 @@ def main() -> None:
     if args.summaries_ab:
         variants = {"no logger": no_logger, "Runboard logger (sqlite)": runboard,
                     "Runboard, no curve summaries": runboard_no_summaries}
-    if args.without_stock and not args.summaries_ab:
+    if args.rows_ab:
+        variants = {"no logger": no_logger, "Runboard logger (sqlite)": runboard,
+                    "Runboard, log_batch writer": runboard_log_batch,
+                    "Runboard + lr/grad-norm/throughput + system metrics": runboard_full,
+                    "the same, log_batch writer": runboard_full_log_batch}
+    if args.without_stock and not (args.summaries_ab or args.rows_ab):
         del variants["Lightning MLFlowLogger (sqlite)"]
     fit_seconds(50, no_logger)  # warm-up: imports, allocator, data loading
     wall: dict[str, list[float]] = {name: [] for name in variants}
     cpu: dict[str, list[float]] = {name: [] for name in variants}
+    writer: dict[str, list[float]] = {name: [] for name in variants}
     for rep in range(args.reps):
         for name, make in variants.items():
-            seconds, cpu_s, points = fit_seconds(args.steps, make)
+            seconds, cpu_s, points, writer_s = fit_seconds(args.steps, make)
             wall[name].append(seconds)
             cpu[name].append(cpu_s)
-            print(f"rep {rep + 1}: {name:34s} {seconds:7.2f} s wall {cpu_s:7.2f} s CPU ({points} points stored)", flush=True)
+            writer[name].append(writer_s)
+            print(f"rep {rep + 1}: {name:34s} {seconds:7.2f} s wall {cpu_s:7.2f} s CPU {writer_s:5.2f} s writer "
+                  f"process CPU ({points} points stored)", flush=True)
     base_w, base_c = statistics.median(wall["no logger"]), statistics.median(cpu["no logger"])
     print(f"\n{args.steps} steps, log every step, {args.reps} alternating repetitions (CPU = all threads of this process;\nbest = fastest repetition, the least disturbed by the rest of the machine):\n")
     best_w = min(wall["no logger"])
-    print("| variant | median wall s | overhead (median) | best wall s | overhead (best) | median CPU s | overhead (CPU) |")
-    print("|---|---|---|---|---|---|---|")
+    print("| variant | median wall s | overhead (median) | best wall s | overhead (best) | median CPU s | overhead (CPU) "
+          "| writer process CPU s |")
+    print("|---|---|---|---|---|---|---|---|")
     for name in variants:
         w, b, c = statistics.median(wall[name]), min(wall[name]), statistics.median(cpu[name])
-        print(f"| {name} | {w:.2f} | {pct(w, base_w)} | {b:.2f} | {pct(b, best_w)} | {c:.2f} | {pct(c, base_c)} |")
+        print(f"| {name} | {w:.2f} | {pct(w, base_w)} | {b:.2f} | {pct(b, best_w)} | {c:.2f} | {pct(c, base_c)} "
+              f"| {statistics.median(writer[name]):.2f} |")
 
 
 def pct(value: float, base: float) -> str:

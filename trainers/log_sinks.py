@@ -246,14 +246,15 @@ def main() -> int:
     os.dup2(2, 1)
     from mlflow import MlflowClient
 
-    from trainers import tracking
+    from trainers import point_rows, tracking
     from trainers.store_writer import serve
 
     if logging.getLogger().level > logging.DEBUG:  # MLflow logs every store error with a traceback: we say it once
         logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     uri = args.uri or tracking.tracking_uri()
     keeper = _keeper(uri, args.run_id)
-    points, artifacts, cause = serve(MlflowClient(tracking_uri=uri), args.run_id, sys.stdin.buffer, _retry_budget(), keeper)
+    points, artifacts, cause = serve(MlflowClient(tracking_uri=uri), args.run_id, sys.stdin.buffer, _retry_budget(),
+                                     keeper, point_rows.open_rows(uri))
     if keeper is not None:
         keeper.flush()
     # One line to the trainer: points left in the journal, artifacts not uploaded, and the cause.

@@ -58,11 +58,11 @@ class Outage:
         self.since, self.attempt, self.cause = None, 0, None
 
 
-def serve(client, run_id: str, source, budget: float, keeper=None) -> tuple[int, int, str | None]:
+def serve(client, run_id: str, source, budget: float, keeper=None, rows=None) -> tuple[int, int, str | None]:
     """Write everything read from ``source`` (pickled ``(points, tags, artifacts)``) until it closes
     and the rest is written or the budget after the close is spent; ``keeper`` (curve summaries)
-    hears which curves each written batch touched. Returns (points left in the
-    journal, artifacts not uploaded, cause)."""
+    hears which curves each written batch touched; ``rows`` (``point_rows``) writes the points where
+    the store allows. Returns (points left in the journal, artifacts not uploaded, cause)."""
     pending = Pending(Journal(run_id, client.tracking_uri), memory_bound())
     wake, closed = threading.Event(), threading.Event()
     threading.Thread(target=_read, args=(source, pending, wake, closed), daemon=True).start()
@@ -81,7 +81,7 @@ def serve(client, run_id: str, source, budget: float, keeper=None) -> tuple[int,
         outage = outages["points" if points or tags else "artifacts"]
         try:
             if points or tags:  # in logged order: a tag sent after an artifact lands after its upload
-                write_batch(client, run_id, (points, tags))
+                write_batch(client, run_id, (points, tags), rows)
                 pending.points_done()
                 if keeper is not None and points:
                     keeper.wrote({p[0] for p in points})
@@ -106,12 +106,18 @@ def serve(client, run_id: str, source, budget: float, keeper=None) -> tuple[int,
         return pending.points(), artifacts_left, f"{cause}; the journal could not be written either ({exc})"
 
 
-def write_batch(client, run_id: str, batch) -> None:
+def write_batch(client, run_id: str, batch, rows=None) -> None:
+    """One batch of points and tags; idempotent, so a batch retried after a commit that did land
+    is stored once. Points go through ``rows`` when given (then tags in their own call)."""
     from mlflow.entities import Metric, RunTag
 
     points, tags = batch
-    client.log_batch(run_id, metrics=[Metric(k, v, ts, step) for k, v, ts, step in points],
-                     tags=[RunTag(k, v) for k, v in tags.items()])
+    if rows is not None and points:
+        rows.write(run_id, points)
+        points = []
+    if points or tags:
+        client.log_batch(run_id, metrics=[Metric(k, v, ts, step) for k, v, ts, step in points],
+                         tags=[RunTag(k, v) for k, v in tags.items()])
 
 
 def _read(source, pending: Pending, wake, closed) -> None:
