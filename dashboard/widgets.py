@@ -214,8 +214,10 @@ def _keep_known(key: str, options: list, default, what: str) -> None:
         st.session_state[key] = [v for v in value if v in options] if isinstance(value, list) else default
 
 
-def explore_ui(sel: pd.DataFrame, keys: list[str]) -> dict:
-    """Parallel coordinates and param-vs-metric scatter over the selected runs.
+def explore_ui(sel: pd.DataFrame, keys: list[str], draw: bool = True) -> dict:
+    """Parallel coordinates and param-vs-metric scatter over the selected runs; the charts only
+    when ``draw`` (their expander is open): a hidden parcoords still costs the browser a WebGL
+    context and a pixel read-back, seconds per page view in a GPU-less Chromium.
 
     Returns the choices for the URL as ViewState fields (``pmetric``, ``pparams``, ``sparam``;
     bare param names, None / () where the automatic choice is shown); {} when nothing is drawn.
@@ -234,13 +236,15 @@ def explore_ui(sel: pd.DataFrame, keys: list[str]) -> dict:
         _keep_known("cmp_pparams", params, [], "Parallel coordinates")
         axes = st.multiselect("Axes", params, key="cmp_pparams", format_func=column_label,
                               placeholder=f"Automatic: the params that differ (up to {MAX_PARALLEL})")
-        st.plotly_chart(parallel_figure(sel, axes or varying[:MAX_PARALLEL], metric),
-                        width="stretch", key="cmp_parallel")
+        if draw:
+            st.plotly_chart(parallel_figure(sel, axes or varying[:MAX_PARALLEL], metric),
+                            width="stretch", key="cmp_parallel")
     with tab2:
         _keep_known("cmp_sparam", params, varying[0], "Scatter param")
         param = st.selectbox("Param", params, key="cmp_sparam", format_func=column_label)
-        st.plotly_chart(scatter_figure(sel, param, metric, labels=ui.run_labels(sel)),
-                        width="stretch", key="cmp_scatter")
+        if draw:
+            st.plotly_chart(scatter_figure(sel, param, metric, labels=ui.run_labels(sel)),
+                            width="stretch", key="cmp_scatter")
     return {"pmetric": None if metric == auto_metric else metric,
             "pparams": tuple(c.removeprefix("params.") for c in axes),
             "sparam": None if param == varying[0] else param.removeprefix("params.")}

@@ -9,6 +9,7 @@ import pytest
 from dashboard.charts import (
     aggregate, align, confusion_figure, curves_figure, ema, parallel_figure, scatter_figure,
 )
+from dashboard.charts.curves import WEBGL_MIN_POINTS
 from dashboard.charts.traces import split_curves
 
 A, B, C = "a" * 32, "b" * 32, "c" * 32
@@ -203,9 +204,11 @@ def test_unknown_x_is_rejected():
         curves_figure(curve_rows(A, [1]), "val/loss", x="bogus")
 
 
-def test_webgl_is_chosen_for_many_runs():
-    df = frame(*(curve_rows(f"{i:032x}", [1, 2]) for i in range(21)))
-    assert curves_figure(df, "val/loss").data[0].type == "scattergl"
+def test_webgl_is_chosen_for_many_points_only():
+    many_runs = frame(*(curve_rows(f"{i:032x}", [1, 2]) for i in range(101)))
+    assert curves_figure(many_runs, "val/loss").data[0].type == "scatter"  # SVG: cheaper here
+    many_points = frame(*(curve_rows(f"{i:032x}", np.ones(WEBGL_MIN_POINTS // 2)) for i in range(3)))
+    assert curves_figure(many_points, "val/loss").data[0].type == "scattergl"
 
 
 def test_svg_scatter_for_few_runs_unless_forced():

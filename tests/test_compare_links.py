@@ -130,7 +130,9 @@ def test_explorer_widgets_rewrite_the_link(three_runs):
     at.toggle(key="cmp_diff").set_value(False).run()
     assert {k: at.query_params[k] for k in ("pmetric", "pparams", "sparam", "diff")} == {
         "pmetric": "val/acc", "pparams": "lr", "sparam": "batch", "diff": "0"}
-    parallel, _ = _explorer(at)
+    assert not [f for f in figures(at) if f["data"][0]["type"] == "parcoords"]  # closed: not drawn
+    at.session_state["cmp_explore"] = True  # what a click on the expander does
+    parallel, _ = _explorer(at.run())
     assert [d["label"] for d in parallel["data"][0]["dimensions"]] == ["lr", "val/acc"]
 
 

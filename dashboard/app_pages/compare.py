@@ -14,7 +14,7 @@ from dashboard.viewstate import ViewState
 
 PREFIX = "cmp"
 EXPORT_TITLE = "Runboard: compare runs"
-KEYS = ("cmp_runs", *chart_controls.keys(PREFIX), "cmp_diff", "cmp_sig", "cmp_imetric")
+KEYS = ("cmp_runs", *chart_controls.keys(PREFIX), "cmp_diff", "cmp_sig", "cmp_imetric", "cmp_explore")
 
 
 def _seed(state: ViewState, params: dict[str, str]) -> None:
@@ -25,6 +25,7 @@ def _seed(state: ViewState, params: dict[str, str]) -> None:
     ss.cmp_sig, ss.cmp_imetric, ss.cmp_sig_by = state.sig, state.imetric, state.sigby
     for key, value in explore_seed(state).items():  # widgets drawn (and checked) further down
         ss[key] = value
+    ss.cmp_explore = bool(state.pmetric or state.pparams or state.sparam)  # a link's explorer opens
 
 
 def _known_runs(every: pd.DataFrame, fresh: bool) -> list[str]:
@@ -101,8 +102,10 @@ def main() -> None:
         only = st.toggle("Differences only", key="cmp_diff", disabled=len(ids) < 2)
         diff = summaries.param_diff(sel, ids, only_differences=only and len(ids) > 1)
         st.dataframe(short_params(diff, diff.columns), width="stretch")
-    with st.expander("Parameters vs metrics"):
-        explored = explore_ui(sel, keys)
+    # Its charts are drawn only while it is open (on_change="rerun" tells the script).
+    explorer = st.expander("Parameters vs metrics", key="cmp_explore", on_change="rerun")
+    with explorer:
+        explored = explore_ui(sel, keys, draw=bool(explorer.open))
     answered, exported = _answers_ui(sel, view, keys)
     if drawn:
         with slot:

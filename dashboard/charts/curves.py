@@ -17,8 +17,11 @@ from dashboard.charts._style import empty_figure, palette, plain
 from dashboard.charts.groups import group_traces
 from dashboard.charts.traces import X_TITLES, run_traces, split_curves
 
-WEBGL_MIN_RUNS = 20  # auto WebGL above this many runs …
-WEBGL_MIN_POINTS = 50_000  # … or this many points: SVG gets sluggish in the browser past here
+# Auto WebGL only past this many points. Measured in headless Chromium without a GPU (the
+# benchmark's, and any browser whose WebGL is software): 100 runs × 1,000 points × 4 charts as SVG
+# took 12 s of main-thread time per page view vs 51 s as WebGL (readPixels, context set-up; the
+# old rule: WebGL above 20 runs). Past ~200k points per chart SVG paths get heavy themselves.
+WEBGL_MIN_POINTS = 200_000
 UNIFIED_HOVER_MAX_LINES = 10  # a unified hover box with more lines than this covers the chart
 # Plotly labels a log axis's in-between ticks with their leading digit only (0.3 reads "3"); a
 # d3 format makes every tick the full number, trailing zeros trimmed (0.3, 0.05, 1e-5). Full labels
@@ -43,7 +46,7 @@ def curves_figure(curves: pd.DataFrame, metric: str, *, x: str = "step", smooth:
     groups = {k: plain(v) for k, v in groups.items()} if groups else groups
     n_points = sum(c.x.size for c in runs)
     if webgl is None:
-        webgl = len(runs) > WEBGL_MIN_RUNS or n_points > WEBGL_MIN_POINTS
+        webgl = n_points > WEBGL_MIN_POINTS
     kind = "scattergl" if webgl else "scatter"  # traces are dicts: Plotly validates once, in Figure
     if groups:
         traces = group_traces(runs, groups, x=x, smooth=smooth, band=band, labels=labels,

@@ -110,9 +110,19 @@ def split_curves(curves: pd.DataFrame, metric: str, x: str = "step", *, logy: bo
     return out
 
 
+INT32 = np.iinfo(np.int32)
+
+
 def x_out(xs: np.ndarray, x: str) -> np.ndarray:
-    """What Plotly gets on the x axis: datetimes (UTC) for wall time, the floats otherwise."""
-    return xs.astype("int64").astype("datetime64[ms]") if x == "wall" else xs
+    """What Plotly gets on the x axis: datetimes (UTC) for wall time; whole numbers (steps, whole
+    epochs) as int32, half the bytes of float64 in the figure's JSON and the same values; else the
+    floats."""
+    if x == "wall":
+        return xs.astype("int64").astype("datetime64[ms]")
+    if xs.size and np.isfinite(xs).all() and INT32.min <= xs.min() and xs.max() <= INT32.max \
+            and (xs == np.round(xs)).all():
+        return xs.astype(np.int32)
+    return xs
 
 
 def run_traces(curve: Curve, name: str, colour: str, *, x: str, smooth: float, best: bool,
