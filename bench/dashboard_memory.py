@@ -10,8 +10,9 @@ of the dashboard process and of its descendants (the reader processes) are print
 - **after start**: the server answers, no page opened yet;
 - **after the Runs page**: a first session ran the app (its imports);
 - **after the N-run view**: Compare of every run with 4 metrics, every chart drawn;
-- **after idle**: the tab closed, then ``--idle`` s with no request (reader processes exit after
-  ``RUNBOARD_READER_IDLE_S``, which this run sets to ``--reader-idle``).
+- **after idle**: the tab closed, then ``--idle`` s with no request: reader processes exit after
+  ``RUNBOARD_READER_IDLE_S`` (this run sets it to ``--reader-idle``), stale cache entries go, and
+  Streamlit drops a closed tab's session after ``server.disconnectedSessionTTL`` (120 s).
 """
 
 from __future__ import annotations
@@ -71,8 +72,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=100)
     p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--idle", type=float, default=60.0, help="seconds with no page open before the last figure")
-    p.add_argument("--reader-idle", type=float, default=30.0, help="RUNBOARD_READER_IDLE_S for the dashboard")
+    p.add_argument("--idle", type=float, default=150.0, help="seconds with no page open before the last figure")
+    p.add_argument("--reader-idle", type=float, default=60.0, help="RUNBOARD_READER_IDLE_S for the dashboard")
     args = p.parse_args()
     from playwright.sync_api import sync_playwright
 
