@@ -170,6 +170,15 @@ def test_the_reader_processes_exit_when_idle_and_the_next_view_starts_them_again
     assert len(out.stdout.split()) == reader_process.PROCESSES
 
 
+def test_the_reader_processes_load_neither_pandas_nor_arrow_datasets(plain, monkeypatch):
+    # Each is ~55 MB per process that a reader never uses (the module doc of reader_child).
+    ours, theirs = _both(monkeypatch, [plain["nan_inf"]], ["val/loss"])  # a read they served
+    pd.testing.assert_frame_equal(ours, theirs)
+    for proc in reader_process._pool:
+        mapped = Path(f"/proc/{proc.proc.pid}/maps").read_text()
+        assert "/pandas/" not in mapped and "pyarrow/_dataset." not in mapped  # modules, not libarrow
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
