@@ -109,6 +109,8 @@ def main() -> None:
         finally:
             os.killpg(dash.pid, signal.SIGTERM)
             dash.wait(30)
+            errors = [line for line in (work / "dashboard.log").read_text().splitlines() if "Traceback" in line]
+            print(f"dashboard log: {len(errors)} traceback(s)")
 
 
 if __name__ == "__main__":
