@@ -13,14 +13,13 @@ rerun asks — a 100-run comparison is ~45 MB of cache that an idle dashboard gi
 
 from __future__ import annotations
 
-import ctypes
 import threading
 import time
 from collections.abc import Callable
 
+from dashboard import heap
+
 SLOW_FACTOR = 5  # a read that took d seconds stays fresh for at least 5·d
-# glibc keeps freed heap pages for reuse; malloc_trim hands them to the system (None elsewhere).
-_TRIM = getattr(ctypes.CDLL(None), "malloc_trim", None)
 
 
 class Freshness:
@@ -74,7 +73,7 @@ class Freshness:
                 self._sweeping = not done
             for key, cached, gen in stale:
                 cached.clear(gen, *key)
-            if stale and _TRIM is not None:
-                _TRIM(0)
+            if stale:
+                heap.give_back()
             if done:
                 return
