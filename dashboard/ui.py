@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Callable, Iterable, Mapping
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import data, viewstate
+from dashboard.freshness import Freshness
 from dashboard.viewstate import ViewState
 
 TTL = 10  # s; long enough to spare the store repeated reads, short enough to see new runs
 LIVE_TTL = 2  # s; curves of running runs, redrawn by a 5 s fragment
-SLOW_FACTOR = 5  # a read that took d seconds stays fresh for at least 5·d (see Freshness)
-HOLD = 3600  # s; the most any read is kept, however slow
+HOLD = 3600  # s; the most any read is kept, however slow (a stale one goes sooner: dashboard.freshness)
 FIRST_RUN = "python -m trainers.train mlp --set max_epochs=2"
 MLFLOW_UI_ENV = "RUNBOARD_MLFLOW_UI"
 
@@ -60,32 +59,6 @@ def experiments() -> pd.DataFrame:
     return data.experiments()
 
 
-class Freshness:
-    """When a cached read is due again: ``ttl`` after it was stored, or ``SLOW_FACTOR`` times as
-    long as the read itself took, whichever is later. With a fixed TTL a read slower than the TTL
-    (a 20 s comparison on a big store) was redone on every rerun; this one is served from cache.
-
-    The cached functions take ``generation`` as their first argument: a new one is a new cache key,
-    so an entry is re-read only when its generation moves on (``st.cache_data.clear()`` still works).
-    """
-
-    def __init__(self, ttl: float):
-        self.ttl = ttl
-        self._seen: dict[tuple, tuple[int, float, float]] = {}  # key -> (generation, stored at, took s)
-
-    def generation(self, key: tuple) -> int:
-        gen, stored, took = self._seen.get(key, (0, float("-inf"), 0.0))
-        fresh = time.monotonic() - stored <= max(self.ttl, SLOW_FACTOR * took)
-        return gen if fresh else gen + 1
-
-    def read(self, key: tuple, generation: int, fn: Callable, *args):
-        """``fn(*args)``, remembering when and how long: called only on a cache miss."""
-        start = time.monotonic()
-        value = fn(*args)
-        self._seen[key] = (generation, time.monotonic(), time.monotonic() - start)
-        return value
-
-
 _RUNS, _CURVES, _LIVE = Freshness(TTL), Freshness(TTL), Freshness(LIVE_TTL)
 
 
@@ -96,10 +69,10 @@ def _runs(generation: int, experiment_ids: tuple[str, ...] | None) -> pd.DataFra
 
 
 def runs(experiment_ids: tuple[str, ...] | None = None) -> pd.DataFrame:
-    return _runs(_RUNS.generation((experiment_ids,)), experiment_ids)
+    return _RUNS.get(_runs, (experiment_ids,))
 
 
-@st.cache_data(ttl=HOLD, show_spinner=False, max_entries=64)
+@st.cache_data(ttl=HOLD, show_spinner=False, max_entries=16)  # a 100-run comparison is ~45 MB
 def _curves(generation: int, run_ids: tuple[str, ...], metrics: tuple[str, ...], max_points: int,
             step_range) -> pd.DataFrame:
     key = (run_ids, metrics, max_points, step_range)
@@ -116,8 +89,7 @@ def _curves_live(generation: int, run_ids: tuple[str, ...], metrics: tuple[str, 
 def curves(run_ids: Iterable[str], metrics: Iterable[str], *, max_points: int = 1000,
            step_range=None, live: bool = False) -> pd.DataFrame:
     reader, freshness = (_curves_live, _LIVE) if live else (_curves, _CURVES)
-    key = (tuple(run_ids), tuple(metrics), max_points, step_range)
-    return reader(freshness.generation(key), *key)
+    return freshness.get(reader, (tuple(run_ids), tuple(metrics), max_points, step_range))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -141,6 +141,44 @@ def test_the_reader_process_exits_with_its_parent():
     assert children and not any(map(_alive, children))
 
 
+IDLE = """
+import os, sys, time
+from dashboard import data
+from dashboard.data import reader_process as r
+run, metric = sys.argv[1], sys.argv[2]
+def view():
+    served = r.served
+    assert r.wait_ready(), "the reader processes did not start"
+    assert len(data.curves([run], [metric])) == 5 and r.served == served + 1  # read by them
+    return [p.proc.pid for p in r._pool]
+first = view()
+print(*first, flush=True)
+deadline = time.monotonic() + 30
+while r._pool and time.monotonic() < deadline:  # idle: they stop themselves
+    time.sleep(0.1)
+assert not r._pool, "the reader processes did not stop when idle"
+assert not any(os.path.exists(f"/proc/{pid}") for pid in first)  # exited and reaped while we live
+assert not set(view()) & set(first)  # the next view starts new ones
+"""
+
+
+def test_the_reader_processes_exit_when_idle_and_the_next_view_starts_them_again(plain, monkeypatch):
+    monkeypatch.setenv(reader_process.IDLE_ENV, "5")  # long enough for a read on a busy machine
+    out = subprocess.run([sys.executable, "-c", IDLE, plain["nan_inf"], "val/loss"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert len(out.stdout.split()) == reader_process.PROCESSES
+
+
+def test_the_reader_processes_load_neither_pandas_nor_arrow_datasets(plain, monkeypatch):
+    # Each is ~55 MB per process that a reader never uses (the module doc of reader_child).
+    ours, theirs = _both(monkeypatch, [plain["nan_inf"]], ["val/loss"])  # a read they served
+    pd.testing.assert_frame_equal(ours, theirs)
+    for proc in reader_process._pool:
+        mapped = Path(f"/proc/{proc.proc.pid}/maps").read_text()
+        assert "/pandas/" not in mapped and "pyarrow/_dataset." not in mapped  # modules, not libarrow
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]

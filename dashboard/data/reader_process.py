@@ -6,11 +6,13 @@ fills Arrow columns in C (0.17 s for the same rows), but it carries its own SQLi
 two SQLite libraries in one process release each other's POSIX locks (sqlite.org/howtocorrupt.html
 2.2.1: the benchmark died with SIGBUS when both were loaded). In a process of its own it is safe.
 
-Two processes per dashboard process (one on a single core), started on first use and kept; a
-view's curves are split between them. Each opens a fresh connection per request, so no
-transaction or file is held between views. ``fetch`` returns None — and the caller reads
-in-process — whenever the processes are still starting, busy with another session's view,
-missing (no ``adbc-driver-sqlite``), failed, or ``RUNBOARD_ARROW_READER=0``.
+Two processes per dashboard process (one on a single core), started on first use; a view's
+curves are split between them. They exit once no view has been read for ``RUNBOARD_READER_IDLE_S``
+seconds (default 60; ~85 MB RSS each after a 100-run view, given back to an idle dashboard) and start
+again with the next view. Each opens a fresh connection per request, so no transaction or file is
+held between views. ``fetch`` returns None — and the caller reads in-process — whenever the
+processes are still starting, busy with another session's view, missing (no
+``adbc-driver-sqlite``), failed, or ``RUNBOARD_ARROW_READER=0``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ CHILD = Path(__file__).with_name("reader_child.py")
 PROCESSES = min(2, os.cpu_count() or 1)  # a view's curves are split between them
 TIMEOUT_S = 120.0  # one request; a view reads in well under a second
 RETRY_S = 60.0  # after a failure, read in-process this long before starting new processes
+IDLE_ENV, IDLE_S = "RUNBOARD_READER_IDLE_S", 60.0  # processes exit after this long with no view read
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
@@ -89,10 +92,11 @@ class _Process:
             pipe.close()
 
 
-_lock = threading.Lock()  # guards _pool and _retry_at
+_lock = threading.Lock()  # guards _pool, _retry_at and _used_at
 _busy = threading.Lock()  # one view at a time; a concurrent one reads in-process
 _pool: list[_Process] = []
 _retry_at = 0.0
+_used_at = 0.0  # when a view last asked for the processes (monotonic)
 served = 0  # requests answered by the processes (tests check which path a read took)
 
 
@@ -103,14 +107,57 @@ def enabled() -> bool:
     return HAVE_ADBC and os.environ.get("RUNBOARD_ARROW_READER", "1") != "0"
 
 
+def idle_s() -> float:
+    try:
+        return max(0.0, float(os.environ.get(IDLE_ENV, IDLE_S)))
+    except ValueError:
+        return IDLE_S
+
+
 def _get() -> list[_Process]:
-    """The reader processes, started if there are none (and no recent failure)."""
+    """The reader processes, started if there are none (and no recent failure). Call holding
+    ``_busy``: the idle watch stops only processes no view is using."""
     if not enabled():
         return []
     with _lock:
-        if not _pool and time.monotonic() >= _retry_at:
+        _touch()
+        if not _pool and _used_at >= _retry_at:
             _pool.extend(_Process() for _ in range(PROCESSES))
+            threading.Thread(target=_stop_when_idle, args=(list(_pool), idle_s()), name="runboard-reader-idle",
+                             daemon=True).start()
         return list(_pool)
+
+
+def _touch() -> None:
+    """A view uses the processes now (call holding ``_lock``)."""
+    global _used_at
+    _used_at = time.monotonic()
+
+
+def _stop_when_idle(pool: list[_Process], limit: float) -> None:
+    """Stop ``pool`` once no view has used it for ``limit`` s; ends when the pool is gone."""
+    while True:
+        with _lock:
+            if _pool != pool:  # dropped after a failure: already stopped
+                return
+            wait = _used_at + limit - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+            continue
+        if not _busy.acquire(timeout=1.0):  # a view is being read: it counts as use
+            continue
+        try:
+            with _lock:
+                idle = _pool == pool and _used_at + limit <= time.monotonic()
+                if idle:
+                    _pool.clear()
+        finally:
+            _busy.release()
+        if idle:
+            for proc in pool:
+                proc.stop()
+            log.info("reader processes idle for %.0f s: stopped", limit)
+            return
 
 
 def _drop(pool: list[_Process], why: Exception) -> None:
@@ -126,29 +173,36 @@ def _drop(pool: list[_Process], why: Exception) -> None:
 
 def wait_ready(timeout: float = 30.0) -> bool:
     """Start the reader processes if needed and wait until they answer (tests, benchmarks)."""
-    pool = _get()
-    try:
-        return bool(pool) and all(proc.is_ready(timeout) for proc in pool)
-    except (OSError, EOFError) as exc:
-        _drop(pool, exc)
-        return False
+    with _busy:  # a start slower than the idle limit is not idleness
+        pool = _get()
+        try:
+            return bool(pool) and all(proc.is_ready(timeout) for proc in pool)
+        except (OSError, EOFError) as exc:
+            _drop(pool, exc)
+            return False
+        finally:
+            with _lock:
+                _touch()
 
 
 def fetch(path: Path, sql: str, params: list[list], schema: list[tuple[str, str]]) -> pa.Table | None:
     """The rows of ``sql`` (``?`` parameters) for each row of ``params`` (one list per parameter),
     one row's results after the other, as ``schema``'s columns; None when the caller should read
     in-process (see module doc)."""
-    pool = _get()
-    if not pool or not _busy.acquire(blocking=False):
+    if not _busy.acquire(blocking=False):
         return None
+    pool: list[_Process] = []
     try:
-        if not all(proc.is_ready() for proc in pool):
+        pool = _get()
+        if not pool or not all(proc.is_ready() for proc in pool):
             return None
         answers = _ask(pool, {"path": str(path.resolve()), "sql": sql, "schema": schema}, params)
     except (OSError, EOFError, TimeoutError, ValueError) as exc:
         _drop(pool, exc)
         return None
     finally:
+        with _lock:
+            _touch()  # idle counts from the end of a read: a long view does not stop them right after
         _busy.release()
     failed = [a for a in answers if a[0] != ord("A")]
     if failed:  # a query error (odd data): this view reads in-process
