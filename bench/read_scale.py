@@ -94,16 +94,20 @@ def timed(fn, rounds: int = 1) -> float:
     return statistics.median(times)
 
 
-def child(uri: str, runs: list[str], keys: list[str], buckets: int, summaries: bool) -> float:
-    """One Compare read in a fresh process; its read time only (not its imports)."""
+def child(uri: str, runs: list[str], keys: list[str], buckets: int, summaries: bool) -> tuple[float, float]:
+    """One Compare read in a fresh process: its read's wall time and the process's CPU time for it
+    (not its imports). On SQLite the CPU time holds the whole read (the database runs in-process),
+    so its ratio does not move with the other processes on a loaded machine."""
     env = {**os.environ, "RUNBOARD_CURVE_SUMMARIES": "1" if summaries else "0", "RUNBOARD_ARROW_READER": "0"}
     # The engine (and the store check MLflow's migrations cost) is made before the clock starts.
     code = ("import json, sys, time; from dashboard import data; from dashboard.data import engine; a = json.loads(sys.argv[1]); "
-            "engine.engine(a['uri']); t = time.perf_counter(); "
-            "df = data.curves(a['runs'], a['keys'], max_points=a['b'], uri=a['uri']); print(time.perf_counter() - t)")
+            "engine.engine(a['uri']); t, c = time.perf_counter(), time.process_time(); "
+            "df = data.curves(a['runs'], a['keys'], max_points=a['b'], uri=a['uri']); "
+            "print(time.perf_counter() - t, time.process_time() - c)")
     arg = json.dumps({"uri": uri, "runs": runs, "keys": keys, "b": buckets})
     out = subprocess.run([sys.executable, "-c", code, arg], env=env, capture_output=True, text=True, check=True, cwd=tracking.REPO)
-    return float(out.stdout.strip().splitlines()[-1])
+    wall, cpu = out.stdout.strip().splitlines()[-1].split()
+    return float(wall), float(cpu)
 
 
 def bench(uri: str, ids: dict, a: argparse.Namespace) -> dict[str, float]:
@@ -122,9 +126,12 @@ def bench(uri: str, ids: dict, a: argparse.Namespace) -> dict[str, float]:
     r["long s"], r["short s"] = timed(read(long_run), a.rounds), timed(read(short_run), a.rounds)
     r["length ratio"] = r["long s"] / r["short s"]
 
-    r["compare raw s"] = child(uri, runs, keys, a.buckets, summaries=False)
+    r["compare raw s"], raw_cpu = child(uri, runs, keys, a.buckets, summaries=False)
     child(uri, runs, keys, a.buckets, summaries=True)  # the first read: builds what the writer did not
-    r["compare pyramid s"] = child(uri, runs, keys, a.buckets, summaries=True)
+    r["compare pyramid s"], pyramid_cpu = child(uri, runs, keys, a.buckets, summaries=True)
+    if tracking.sqlite_path(uri) is not None:
+        r["compare raw cpu s"], r["compare pyramid cpu s"] = raw_cpu, pyramid_cpu
+        r["compare x raw (cpu)"] = raw_cpu / pyramid_cpu
     client = tracking.client(uri)
     sample = [(run, key) for run in runs for key in keys][: a.mlflow_curves]
     per_curve = timed(lambda: [client.get_metric_history(run, key) for run, key in sample]) / len(sample)
@@ -212,10 +219,10 @@ def main() -> None:
             from dashboard.data import engine as db
 
             db.dispose()
-    names = list(next(iter(results.values())))
+    names = list(dict.fromkeys(n for r in results.values() for n in r))
     print(f"{'':28}" + "".join(f"{b:>14}" for b in results))
     for n in names:
-        print(f"{n:28}" + "".join(f"{results[b][n]:14.4g}" for b in results))
+        print(f"{n:28}" + "".join(f"{results[b].get(n, float('nan')):14.4g}" for b in results))
 
 
 if __name__ == "__main__":
