@@ -108,7 +108,7 @@ def write_metric_rows(uri: str, run_id: str, key: str, steps, values, timestamps
             raw.commit()
         finally:
             raw.close()
-        _fix_latest(eng, run_id, key)
+        fix_latest(eng, run_id, key)
     finally:
         eng.dispose()
 
@@ -125,7 +125,7 @@ def _insert(raw, dialect: str, rows: list[tuple]) -> None:
     cur.close()
 
 
-def _fix_latest(eng: sa.Engine, run_id: str, key: str) -> None:
+def fix_latest(eng: sa.Engine, run_id: str, key: str) -> None:
     """``latest_metrics`` holds the point with the highest (step, timestamp), as MLflow keeps it."""
     params = {"r": run_id, "k": key}
     with eng.begin() as conn:

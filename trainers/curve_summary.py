@@ -79,6 +79,11 @@ _INSERT = f"INSERT INTO {TABLE} ({_COLS}) VALUES ({', '.join(':' + c for c in _N
 # The state of curves, (run, key) pairs of some runs: what was built, and what the trigger counted.
 STATE = (f"SELECT w.run_uuid, w.key, w.built_v, COALESCE(c.v, 0), w.n, w.max_step FROM {WATERMARK} w "
          f"LEFT JOIN {VERSION} c ON c.run_uuid = w.run_uuid AND c.key = w.key WHERE w.run_uuid IN :runs")
+# The same question as _HAS_TRIGGER, as a condition: a read asks it in its states query (one round trip).
+_TRIGGER_HERE = {
+    "sqlite": f"EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = '{TRIGGER}')",
+    "postgresql": f"EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{TRIGGER}' AND tgrelid = to_regclass('metrics'))",
+}
 INT64_MIN = -(2**63)
 
 
@@ -212,21 +217,21 @@ def build_curve(conn: sa.Connection, run_id: str, key: str, levels=LEVELS) -> in
     return len(pts)
 
 
-def states(conn: sa.Connection, run_ids) -> dict[tuple[str, str], tuple[int, int, int, int | None]]:
-    """{(run, key): (built_v, v, n, max_step)} for every summarised curve of these runs."""
+def states(conn: sa.Connection, run_ids, trusted_only: bool = False) -> dict[tuple[str, str], tuple[int, int, int, int | None]]:
+    """{(run, key): (built_v, v, n, max_step)} for every summarised curve of these runs;
+    ``trusted_only``: none at all unless the trigger is in place (asked in the same query)."""
     run_ids = sorted(set(run_ids))
     if not run_ids:
         return {}
-    stmt = sa.text(STATE).bindparams(sa.bindparam("runs", expanding=True))
+    sql = STATE + (f" AND {_TRIGGER_HERE[_dialect(conn)]}" if trusted_only else "")
+    stmt = sa.text(sql).bindparams(sa.bindparam("runs", expanding=True))
     return {(r[0], r[1]): (int(r[2]), int(r[3]), int(r[4]), r[5]) for r in conn.execute(stmt, {"runs": run_ids})}
 
 
 def fresh(conn: sa.Connection, keys) -> set[tuple[str, str]]:
     """The curves among ``keys`` whose summary holds exactly the points in ``metrics`` now."""
-    if not has_trigger(conn):
-        return set()
     keys = set(keys)
-    st = states(conn, {run for run, _ in keys})
+    st = states(conn, {run for run, _ in keys}, trusted_only=True)
     return {k for k in keys if k in st and st[k][0] == st[k][1]}
 
 

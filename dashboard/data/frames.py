@@ -32,11 +32,13 @@ def runs_frame(base, params, tags, latest: pd.DataFrame, min_max, keep_artifact_
     base: (run_id, experiment_id, name, status, start_ms, end_ms, user, artifact_uri) tuples;
     params/tags: (run_id, key, value); latest: run_id, key, value (decoded); min_max: (run_id, key, min, max).
     """
-    info = pd.DataFrame(base, columns=BASE_ROW)
-    ids = info["run_id"].tolist()
-    info["experiment_id"] = info["experiment_id"].astype(str)
+    # Plain lists and numpy until the one frame at the end: a frame of the base rows with its
+    # columns set one by one, and pd.to_datetime per time column, cost a small view more than its SQL.
+    info = dict(zip(BASE_ROW, (list(c) for c in zip(*base)))) if base else {c: pd.Series([], dtype=object) for c in BASE_ROW}
+    ids = list(info["run_id"])
+    info["experiment_id"] = pd.Series([str(e) for e in info["experiment_id"]], dtype="str")
     tags = _by_key(tags)
-    created, end = (pd.to_numeric(info[c], errors="coerce").astype("float64").to_numpy() for c in ("start_ms", "end_ms"))
+    created, end = (_numbers(info[c]) for c in ("start_ms", "end_ms"))
     # "Started"/"Duration" are training's (the trainer's progress.started tag); the run's creation
     # (which includes any queue wait) is "queued_time", the wait itself "queue_wait_s".
     began = _floats(tags.get(PROGRESS_STARTED, {}), ids) * 1000.0
@@ -47,7 +49,7 @@ def runs_frame(base, params, tags, latest: pd.DataFrame, min_max, keep_artifact_
     info["duration_s"] = (end - start) / 1000.0  # NaN while a run has no end time
     info["queue_wait_s"] = (start - created) / 1000.0
     parent = tags.get(PARENT_TAG, {})
-    info["parent_run_id"] = pd.Series([parent.get(i) for i in ids], index=info.index, dtype=object)
+    info["parent_run_id"] = pd.Series([parent.get(i) for i in ids], dtype=object)
     columns = RUN_COLUMNS + (["artifact_uri"] if keep_artifact_uri else [])
     # One frame from one dict of columns: concatenating four frames cost a small view more than its SQL.
     out: dict[str, object] = {c: info[c] for c in columns}
@@ -57,8 +59,22 @@ def runs_frame(base, params, tags, latest: pd.DataFrame, min_max, keep_artifact_
     return pd.DataFrame(out)
 
 
+def _numbers(values) -> np.ndarray:
+    """Integers (ms) or None as float64 (None -> NaN)."""
+    try:
+        return np.array(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(np.float64)
+
+
 def _utc(ms) -> pd.Series:
-    return pd.to_datetime(pd.Series(pd.to_numeric(ms, errors="coerce"), dtype="float64"), unit="ms", utc=True)
+    """Epoch milliseconds (NaN: NaT) as UTC datetimes, microsecond resolution, as
+    ``pd.to_datetime(unit="ms", utc=True)`` gives them (~10x cheaper than it on a small view)."""
+    ms = _numbers(ms)
+    known = np.isfinite(ms)
+    us = np.where(known, np.round(ms * 1000.0), 0).astype(np.int64).view("datetime64[us]")
+    us[~known] = np.datetime64("NaT")
+    return pd.Series(us, dtype=pd.DatetimeTZDtype("us", "UTC"))
 
 
 def _columns(by_key: dict[str, dict[str, object]], ids: list[str], prefix: str) -> dict[str, list]:
