@@ -22,6 +22,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -172,7 +173,7 @@ def bench_curves(uri: str, rounds: int, table: list) -> None:
     _, ids = make_runs(uri, "bench-100", 100)
     log_curves(uri, ids, 1000)
     analyze(uri)
-    ours_fn = lambda: data.curves(ids, METRICS, uri=uri)  # noqa: E731
+    ours_fn = partial(data.curves, ids, METRICS, uri=uri)
     if tracking.sqlite_path(uri) is None:
         theirs, ours = duel(uri, rounds, history_loop(uri, ids, METRICS), ours_fn)
     else:
@@ -186,7 +187,7 @@ def bench_long(uri: str, rounds: int, points: int, table: list) -> None:
     _, ids = make_runs(uri, f"bench-long-{points}", 1)
     log_curves(uri, ids, points, metrics=("train/loss",))
     analyze(uri)
-    reduce = lambda: data.curves(ids, ["train/loss"], max_points=1000, uri=uri)  # noqa: E731
+    reduce = partial(data.curves, ids, ["train/loss"], max_points=1000, uri=uri)
     theirs, ours = duel(uri, rounds, history_loop(uri, ids, ["train/loss"]), reduce)
     table.append((f"one {points:,}-step curve -> 1,000 buckets", "get_metric_history", theirs, ours))
 

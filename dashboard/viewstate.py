@@ -28,7 +28,7 @@ _RUN_ID = re.compile(r"[0-9a-f]{32}")
 _EXP = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 # Metric and column names: what MLflow allows in keys (no comma: it separates list items), not
 # starting with "-" (that marks a descending sort) or a space.
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./\-: @]{0,%d}" % (MAX_NAME - 1))
+_NAME = re.compile(rf"[A-Za-z0-9_][A-Za-z0-9_./\-: @]{{0,{MAX_NAME - 1}}}")
 _UNSAFE = re.compile(r"[^A-Za-z0-9 _.,/:@=+\-()]")
 _STEPS = re.compile(r"(-?[0-9]{1,16})?:(-?[0-9]{1,16})?")  # "lo:hi", either end may be empty
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")

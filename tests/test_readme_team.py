@@ -38,7 +38,7 @@ def readme_block(name: str) -> str:
 def commands(block: str) -> list[str]:
     """The block's command lines, comments and continuations folded."""
     lines = re.sub(r"\\\n\s*", " ", block).splitlines()
-    return [line for line in (re.sub(r"\s+#.*$", "", l).strip() for l in lines) if line and not line.startswith("#")]
+    return [line for line in (re.sub(r"\s+#.*$", "", raw).strip() for raw in lines) if line and not line.startswith("#")]
 
 
 @pytest.fixture

@@ -75,7 +75,7 @@ def test_workspace_draws_one_chart_per_main_metric_and_a_line_per_run_in_view(th
     main = ["val/acc", "val/mse", "val/loss", "train/loss", "val/kl"]
     assert at.multiselect(key="runs_ws_metrics").value == main
     assert sorted(drawn) == sorted(main)  # two charts a row: the page lists them column by column
-    for metric, ids in drawn.items():
+    for ids in drawn.values():
         assert len(ids) == len(set(ids)) and set(ids) <= every
     assert set(drawn["val/loss"]) == every
 

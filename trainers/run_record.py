@@ -117,7 +117,7 @@ def abandon(client, run_id: str, cause: str) -> str:
             return "the store refused to mark it FAILED; the reaper will end it"
     try:
         client.set_tag(run_id, ERROR_TAG, f"set-up failed: {cause}")
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - any refusal: the run is FAILED already, only its reason is missing
         return "the run is marked FAILED; the store refused the reason"
     return "the run is marked FAILED"
 

@@ -86,7 +86,7 @@ def versus_best(values: Mapping[str, object], higher_is_better: bool, seed: int 
         return list(groups.values()), []
     b = _finite(values[best])
     out = []
-    for label, g in groups.items():
+    for label in groups:
         if label == best:
             continue
         a = _finite(values[label])
