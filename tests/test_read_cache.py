@@ -1,6 +1,6 @@
 """Cached reads stay fresh for their TTL, or for SLOW_FACTOR times as long as they took (issue 16)."""
 
-from dashboard import ui
+from dashboard import reads
 
 
 class Clock:
@@ -20,8 +20,8 @@ def _reader(clock: Clock, took: float):
 
 def test_a_read_slower_than_the_ttl_is_served_from_cache_on_the_next_rerun(monkeypatch):
     clock = Clock()
-    monkeypatch.setattr(ui.time, "monotonic", clock)
-    fresh = ui.Freshness(ttl=10)
+    monkeypatch.setattr(reads.time, "monotonic", clock)
+    fresh = reads.Freshness(ttl=10)
     gen = fresh.generation(("view",))
     fresh.read(("view",), gen, _reader(clock, took=20.0), "frame")  # a 20 s read
     clock.now += 15  # the next rerun, 15 s later: past the TTL, well within 5 × 20 s
@@ -32,8 +32,8 @@ def test_a_read_slower_than_the_ttl_is_served_from_cache_on_the_next_rerun(monke
 
 def test_a_fast_read_expires_after_the_ttl_and_keys_are_independent(monkeypatch):
     clock = Clock()
-    monkeypatch.setattr(ui.time, "monotonic", clock)
-    fresh = ui.Freshness(ttl=10)
+    monkeypatch.setattr(reads.time, "monotonic", clock)
+    fresh = reads.Freshness(ttl=10)
     first = fresh.generation(("a",))
     fresh.read(("a",), first, _reader(clock, took=0.1), "frame")
     clock.now += 9

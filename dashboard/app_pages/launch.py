@@ -13,7 +13,8 @@ import uuid
 
 import streamlit as st
 
-from dashboard import auth, ui
+from dashboard import auth
+from dashboard.text import md_text
 from experiments import forms, placement, queue, sweeps
 from trainers import pruning
 from trainers.config import ConfigError
@@ -30,7 +31,7 @@ def _source() -> dict:
         try:
             src = queue.clone_source(rid)
         except Exception:  # noqa: BLE001 - no such run, or a run with no launch spec to clone
-            st.warning(f"Run {ui.md_text(rid)} cannot be cloned (not in this store, or not started by Runboard).")
+            st.warning(f"Run {md_text(rid)} cannot be cloned (not in this store, or not started by Runboard).")
         else:
             st.caption(f"Cloning run `{rid}`: edit what should differ, then launch.")
             return {**src, "cloned_from": rid, "id": f"clone-{rid}"}
@@ -191,14 +192,14 @@ def _placement_ui(errors: dict) -> None:
     """Where runs go; with Ray, the cluster's free resources and what each run reserves of them."""
     place = placement.where()
     if place["executor"] != "ray":
-        st.caption(f"Runs go to {ui.md_text(place['text'])}.")
+        st.caption(f"Runs go to {md_text(place['text'])}.")
         return
     if place["resources"]:
         free = " · ".join(f"{r['free']:g} of {r['total']:g} {name} free" for name, r in place["resources"].items())
-        st.caption(f"Runs go to {ui.md_text(place['text'])} — now {free}.")
+        st.caption(f"Runs go to {md_text(place['text'])} — now {free}.")
     else:
-        st.warning(f"Runs go to {ui.md_text(place['text'])}; its free resources are unknown "
-                   f"({ui.md_text(place['error'])}).", icon=":material/cloud_off:")
+        st.warning(f"Runs go to {md_text(place['text'])}; its free resources are unknown "
+                   f"({md_text(place['error'])}).", icon=":material/cloud_off:")
     c1, c2, _ = st.columns(3)
     c1.number_input("CPUs per run", 0.0, placement.MAX["cpus"], placement.DEFAULT_REQUEST["cpus"], 0.5, key=f"{PREFIX}_cpus",
                     help="Reserved for each run (and each sweep trial) on the cluster; Ray starts it when they are free.")
@@ -216,10 +217,10 @@ def main() -> None:
     src = _source()
     fam = families().get(src["family"])
     if fam is None:
-        st.error(f"Unknown model family {ui.md_text(src['family'])}.")
+        st.error(f"Unknown model family {md_text(src['family'])}.")
         return
     if fam.summary:
-        st.caption(ui.md_text(fam.summary))
+        st.caption(md_text(fam.summary))
     errors = st.session_state.get(f"{PREFIX}_errors", {})
     fields = forms.form_fields(src["family"])
     c1, c2 = st.columns(2)

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 
 from dashboard.charts._style import empty_figure, plain
 from dashboard.charts.runs import parallel_figure
+from dashboard.names import run_name
 from trainers import pruning
 from trainers.run_tags import ERROR, PROGRESS_EPOCH, PROGRESS_MAX_EPOCHS, PROGRESS_STEP, PROGRESS_TOTAL_STEPS, SWEEP_TRIAL
 
@@ -105,7 +106,7 @@ def objective_figure(trials: pd.DataFrame, metric: str, direction: str) -> go.Fi
         return empty_figure(f"No trial has finished with a value of {plain(metric)} yet")
     x = scored[TRIAL].to_numpy()
     y = scored[objective_column(metric)].to_numpy(np.float64)
-    names = [plain(n if isinstance(n, str) and n else r[:8]) for n, r in zip(scored["run_name"], scored["run_id"])]
+    names = [plain(run_name(n, r)) for n, r in zip(scored["run_name"], scored["run_id"])]
     best = best_trial(trials, metric, direction)
     word = "lowest" if direction == "minimize" else "highest"
     fig = go.Figure([
