@@ -20,8 +20,6 @@ from trainers.excerpt import excerpt
 from trainers.registry import families
 from trainers.spec import RunSpec, build_spec
 
-NAME_FIELDS = ("name", "experiment")
-
 
 @dataclass(frozen=True)
 class FormField:

@@ -24,7 +24,6 @@ from functools import partial
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 1000  # MLflow's limit on entities per log_batch call
-Batch = tuple[list[tuple[str, float, int, int]], dict[str, str], list[tuple[str, str | None]]]
 
 
 class PointsNotWritten(RuntimeError):

@@ -30,7 +30,7 @@ def experiments(uri: str | None = None) -> pd.DataFrame:
     return runs_sql.experiments(uri) if sql else rest.experiments(uri)
 
 
-def runs(experiment_ids=None, query=None, uri: str | None = None) -> pd.DataFrame:
+def runs(experiment_ids=None, uri: str | None = None) -> pd.DataFrame:
     """One row per active run (deleted runs and runs of deleted experiments hidden).
 
     Columns: run_id, experiment_id, run_name, status, start_time (training start, else creation), end_time (UTC), duration_s (training),
@@ -38,9 +38,8 @@ def runs(experiment_ids=None, query=None, uri: str | None = None) -> pd.DataFram
     per metric ``metrics.<key>`` (latest value), ``metrics.<key>.min``, ``metrics.<key>.max``.
     ``health``: the run's health flags joined by ", " ("" when healthy; see ``analysis.health``), None
     on ``http(s)://`` stores, where they are not computed yet.
-    ``query`` is accepted and ignored: the filter module applies the user's filter on this frame.
+    The user's filter is applied on this frame by ``dashboard.query``.
     """
-    del query
     uri, sql = _resolve(uri)
     df, marks = runs_sql.runs_and_marks(uri, experiment_ids) if sql else (rest.runs(uri, experiment_ids), None)
     found = health_store.flags(uri, df, marks=marks) if sql and not df.empty else {}
