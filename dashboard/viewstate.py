@@ -15,11 +15,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+from dashboard.query_syntax import MAX_LENGTH
+
 X_CHOICES = ("step", "epoch", "relative", "wall")
 BAND_CHOICES = ("std", "ci95")
 SIG_CHOICES = ("last", "best", "at_best")  # a run's value for significance and importance
 MAX_SMOOTH = 0.99
-MAX_QUERY = 2_000  # same bound as dashboard.query.MAX_LENGTH
+MAX_QUERY = MAX_LENGTH  # a link carries no longer filter than the filter language reads
 MAX_ITEMS = {"runs": 500, "metrics": 50, "cols": 100, "pparams": 50}
 MAX_STEP = 2**53 - 1  # steps beyond JavaScript's safe integers cannot round-trip a number input
 MAX_NAME = 250  # MLflow's limit for metric / param / tag keys
