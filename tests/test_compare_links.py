@@ -9,9 +9,12 @@ import base64
 import numpy as np
 import pytest
 from plain_store import LONG_POINTS
-from test_pages import _fresh_cache, curve_figures, figures, open_page, plain, plain_store, texts  # noqa: F401
+from app_util import curve_figures, figures, open_page, texts
 
 from trainers import tracking
+
+
+pytestmark = pytest.mark.usefixtures("fresh_page_caches")
 
 
 def _array(value) -> np.ndarray:

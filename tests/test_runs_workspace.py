@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import streamlit as st
 
 from app_util import figures, open_page
 import pandas as pd
@@ -17,13 +16,7 @@ from three_families import write_three_families
 from trainers.run_tags import FAMILY
 
 FIXED = ("run_name", "status")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_page_caches")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ and a viewer who may open views but not change them, whatever the browser sends.
 from __future__ import annotations
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from app_util import app_test, open_page
@@ -15,13 +14,7 @@ from trainers import tracking
 
 VIEWER, LAUNCHER = ("vera", "viewer-password-1"), ("lena", "launcher-password-1")
 MLP = "family = mlp"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_page_caches")
 
 
 @pytest.fixture

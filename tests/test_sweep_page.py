@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 
 import pytest
-import streamlit as st
 from app_util import array, figures, open_page
 
 from experiments import queue, store as run_store, sweeps
@@ -24,12 +23,7 @@ def _runtime_in_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("RUNBOARD_RUNTIME_DIR", str(tmp_path / "runtime"))
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Page caches are process-wide and keyed by arguments, not by store: tests switch stores."""
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_page_caches")
 
 
 def make_sweep(outcomes: dict[int, tuple[str, float | None]], direction: str = "minimize", metric: str = "val/loss"):
