@@ -169,8 +169,12 @@ def main() -> None:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1400, "height": 1400})
-                first = _nav(page, f"{base}/compare?runs={','.join(experiments[sizes[0]][1])}&metrics={','.join(METRICS)}",
-                             RUNBOARD_DRAWN, [len(METRICS), sizes[0], False, None])
+                first = _nav(
+                    page,
+                    f"{base}/compare?runs={','.join(experiments[sizes[0]][1])}&metrics={','.join(METRICS)}",
+                    RUNBOARD_DRAWN,
+                    [len(METRICS), sizes[0], False, None],
+                )
                 after_start = memory_mb(dash.pid)
                 print(f"Runboard first view after the server started ({sizes[0]} runs): {first:.2f} s; "
                       f"dashboard memory RSS {after_start[0]:.0f} MB, PSS {after_start[1]:.0f} MB")
@@ -182,8 +186,10 @@ def main() -> None:
                     for key in ("navigation", "log y", "add a run"):
                         print(f"{n:>5} | {key:<12} | {_fmt(_median(ours, key)):>9} | {_fmt(_median(theirs, key)):>9}")
                 largest = memory_mb(dash.pid)
-                print(f"dashboard memory after the {sizes[-1]}-run views: RSS {largest[0]:.0f} MB, PSS {largest[1]:.0f} MB "
-                      f"(load {os.getloadavg()[0]:.1f}; rounds: {args.rounds}, medians)")
+                print(
+                    f"dashboard memory after the {sizes[-1]}-run views: RSS {largest[0]:.0f} MB, PSS {largest[1]:.0f} MB "
+                    f"(load {os.getloadavg()[0]:.1f}; rounds: {args.rounds}, medians)"
+                )
                 browser.close()
         finally:
             for proc in (dash, server):

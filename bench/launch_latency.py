@@ -159,8 +159,10 @@ def main() -> None:
         client = tracking.client()
         _wait(lambda: all(run_tags.HEARTBEAT in client.get_run(r).data.tags for r in ids), every=0.2)
         busy = page_seconds(args.reps)
-        print(f"dashboard default page (AppTest, server side): idle {statistics.median(idle):.2f} s, "
-              f"while 3 runs train {statistics.median(busy):.2f} s (ratio {statistics.median(busy) / statistics.median(idle):.2f}x)")
+        print(
+            f"dashboard default page (AppTest, server side): idle {statistics.median(idle):.2f} s, "
+            f"while 3 runs train {statistics.median(busy):.2f} s (ratio {statistics.median(busy) / statistics.median(idle):.2f}x)"
+        )
         for r in ids:
             queue.stop(r, grace_s=10)
         _wait(lambda: all(client.get_run(r).info.status in ("FINISHED", "FAILED", "KILLED") for r in ids), every=0.5)

@@ -124,11 +124,18 @@ def main() -> None:
             seconds, cpu_s, points = fit_seconds(args.steps, make)
             wall[name].append(seconds)
             cpu[name].append(cpu_s)
-            print(f"rep {rep + 1}: {name:34s} {seconds:7.2f} s wall {cpu_s:7.2f} s CPU ({points} points stored)", flush=True)
+            print(
+                f"rep {rep + 1}: {name:34s} {seconds:7.2f} s wall {cpu_s:7.2f} s CPU ({points} points stored)",
+                flush=True,
+            )
     base_w, base_c = statistics.median(wall["no logger"]), statistics.median(cpu["no logger"])
-    print(f"\n{args.steps} steps, log every step, {args.reps} alternating repetitions (CPU = all threads of this process;\nbest = fastest repetition, the least disturbed by the rest of the machine):\n")
+    print(
+        f"\n{args.steps} steps, log every step, {args.reps} alternating repetitions (CPU = all threads of this process;\nbest = fastest repetition, the least disturbed by the rest of the machine):\n"
+    )
     best_w = min(wall["no logger"])
-    print("| variant | median wall s | overhead (median) | best wall s | overhead (best) | median CPU s | overhead (CPU) |")
+    print(
+        "| variant | median wall s | overhead (median) | best wall s | overhead (best) | median CPU s | overhead (CPU) |"
+    )
     print("|---|---|---|---|---|---|---|")
     for name in variants:
         w, b, c = statistics.median(wall[name]), min(wall[name]), statistics.median(cpu[name])

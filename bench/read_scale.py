@@ -69,11 +69,15 @@ def child(uri: str, runs: list[str], keys: list[str], buckets: int, summaries: b
     """One Compare read in a fresh process; its read time only (not its imports)."""
     env = {**os.environ, "RUNBOARD_CURVE_SUMMARIES": "1" if summaries else "0", "RUNBOARD_ARROW_READER": "0"}
     # The engine (and the store check MLflow's migrations cost) is made before the clock starts.
-    code = ("import json, sys, time; from dashboard import data; from dashboard.data import engine; a = json.loads(sys.argv[1]); "
-            "engine.engine(a['uri']); t = time.perf_counter(); "
-            "df = data.curves(a['runs'], a['keys'], max_points=a['b'], uri=a['uri']); print(time.perf_counter() - t)")
+    code = (
+        "import json, sys, time; from dashboard import data; from dashboard.data import engine; a = json.loads(sys.argv[1]); "
+        "engine.engine(a['uri']); t = time.perf_counter(); "
+        "df = data.curves(a['runs'], a['keys'], max_points=a['b'], uri=a['uri']); print(time.perf_counter() - t)"
+    )
     arg = json.dumps({"uri": uri, "runs": runs, "keys": keys, "b": buckets})
-    out = subprocess.run([sys.executable, "-c", code, arg], env=env, capture_output=True, text=True, check=True, cwd=tracking.REPO)
+    out = subprocess.run(
+        [sys.executable, "-c", code, arg], env=env, capture_output=True, text=True, check=True, cwd=tracking.REPO
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -153,8 +157,11 @@ def main() -> None:
     p.add_argument("--pg-admin", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     a = p.parse_args()
     a.long_steps = a.long_steps or 10 * a.steps
-    print(f"read_scale: {a.runs} runs x {a.metrics} metrics x {a.steps} steps; long {a.long_steps} vs short {a.short_steps}; "
-          f"{a.buckets} buckets; load {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"read_scale: {a.runs} runs x {a.metrics} metrics x {a.steps} steps; long {a.long_steps} vs short {a.short_steps}; "
+        f"{a.buckets} buckets; load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     results = {}
     for backend in a.backends.split(","):
         if backend == "sqlite":

@@ -91,7 +91,9 @@ def _curves(sel: pd.DataFrame, metrics: list[str], summary) -> pd.DataFrame | No
     return reads.curves(tuple(sel["run_id"]), wanted, max_points=AT_BEST_POINTS)
 
 
-def significance_ui(sel: pd.DataFrame, groups: dict[str, str], metrics: list[str], summary) -> list[tuple[str, pd.DataFrame]]:
+def significance_ui(
+    sel: pd.DataFrame, groups: dict[str, str], metrics: list[str], summary
+) -> list[tuple[str, pd.DataFrame]]:
     """One group-test table per metric; returns them (heading, table) for the HTML export."""
     direction = {m: "higher is better" if higher_is_better(m) else "lower is better" for m in metrics}
     curves = _curves(sel, metrics, summary)

@@ -87,7 +87,9 @@ def _savings(trials: pd.DataFrame, rule: str | None) -> None:
     c1.metric(label, f"{saved['pruned']} of {saved['ended']} pruned", help="Trials stopped early, of those that ended.")
     c2.metric("Steps run", f"{saved['steps']:,} of {saved['max_steps']:,}",
               help="Training steps the ended trials ran, against each running to the end.")
-    c3.metric("Compute saved", f"{saved['saved']:.0%}", help=f"Epochs run: {saved['epochs']:,} of {saved['max_epochs']:,}.")
+    c3.metric(
+        "Compute saved", f"{saved['saved']:.0%}", help=f"Epochs run: {saved['epochs']:,} of {saved['max_epochs']:,}."
+    )
 
 
 def _name(row: pd.Series) -> str:

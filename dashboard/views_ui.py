@@ -113,8 +113,14 @@ def views_ui(exp: str) -> None:
     by_id = {_vid(v): v for v in mine + [v for v in every_view if v.experiment_id != exp]}
     can_change = auth.can_launch()
     c1, c2, c3, c4 = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
-    picked = c1.selectbox("Saved views", list(by_id), key="runs_view", index=None, format_func=lambda i: _label(by_id[i], exp),
-                          placeholder="Open a saved view" if by_id else "No saved views yet")
+    picked = c1.selectbox(
+        "Saved views",
+        list(by_id),
+        key="runs_view",
+        index=None,
+        format_func=lambda i: _label(by_id[i], exp),
+        placeholder="Open a saved view" if by_id else "No saved views yet",
+    )
     view = by_id.get(picked)
     c2.button("Open", key="runs_view_go", disabled=view is None, on_click=_open,
               args=(view.params if view else {}, exp))

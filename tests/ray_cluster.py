@@ -70,7 +70,9 @@ def _wait_for_jobs_api(address: str, proc: subprocess.Popen, log: Path) -> None:
         except Exception as exc:  # noqa: BLE001 - not up yet
             last = exc
         time.sleep(1)
-    raise RuntimeError(f"the Jobs API at {address} did not answer in {START_TIMEOUT_S} s ({last}):\n{log.read_text()[-3000:]}")
+    raise RuntimeError(
+        f"the Jobs API at {address} did not answer in {START_TIMEOUT_S} s ({last}):\n{log.read_text()[-3000:]}"
+    )
 
 
 def _leftovers(temp_dir: str) -> list[int]:

@@ -206,8 +206,12 @@ def test_run_names_with_markup_are_escaped_in_legends():
 
 
 def test_live_figure_draws_loss_left_and_the_first_val_metric_present_right():
-    df = frame(curve_rows(A, [3.0, 2.0, 1.0], metric="train/loss"), curve_rows(A, [0.5, 0.8], metric="val/acc", steps=[1, 2]),
-               curve_rows(A, [9.0], metric="val/loss"), curve_rows(B, [7.0, 7.0], metric="train/loss"))
+    df = frame(
+        curve_rows(A, [3.0, 2.0, 1.0], metric="train/loss"),
+        curve_rows(A, [0.5, 0.8], metric="val/acc", steps=[1, 2]),
+        curve_rows(A, [9.0], metric="val/loss"),
+        curve_rows(B, [7.0, 7.0], metric="train/loss"),
+    )
     fig = live_figure(df, A, "train/loss", ["val/f1", "val/acc", "val/loss"])
     assert [(t.meta["metric"], t.yaxis) for t in fig.data] == [("train/loss", "y"), ("val/acc", "y2")]
     assert list(fig.data[0].y) == [3.0, 2.0, 1.0] and list(fig.data[1].x) == [1, 2]

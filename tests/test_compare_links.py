@@ -118,7 +118,10 @@ def test_explorer_link_sets_its_widgets_and_charts(three_runs):
     assert "batch" in at.dataframe[1].value.index  # the same in every run: shown, not only differences
     parallel, scatter = _explorer(at)
     assert [d["label"] for d in parallel["data"][0]["dimensions"]] == ["layers", "batch", "val/acc"]
-    assert (scatter["layout"]["xaxis"]["title"]["text"], scatter["layout"]["yaxis"]["title"]["text"]) == ("lr", "val/acc")
+    assert (scatter["layout"]["xaxis"]["title"]["text"], scatter["layout"]["yaxis"]["title"]["text"]) == (
+        "lr",
+        "val/acc",
+    )
     assert {k: at.query_params[k] for k in ("pmetric", "pparams", "sparam", "diff")} == {
         "pmetric": "val/acc", "pparams": "layers,batch", "sparam": "lr", "diff": "0"}
 

@@ -62,7 +62,10 @@ def three_charts() -> list[go.Figure]:
                                       "value": values, "first": values, "min": values * 0.9, "max": values * 1.1,
                                       "n": 10, "timestamp": T0 + np.arange(1000), "epoch": np.nan}))
     curves = pd.concat(rows, ignore_index=True)
-    figs = [curves_figure(curves[curves["metric"] == m], m, logy=m == "train/loss") for m in ("train/loss", "val/loss", "val/acc")]
+    figs = [
+        curves_figure(curves[curves["metric"] == m], m, logy=m == "train/loss")
+        for m in ("train/loss", "val/loss", "val/acc")
+    ]
     for fig, m in zip(figs, ("train/loss", "val/loss", "val/acc")):
         fig.update_layout(title=dict(text=m), height=380)  # as the Compare page draws them
     return figs
@@ -132,8 +135,9 @@ def test_the_exported_file_opens_offline_and_draws_the_same_curves(tmp_path, sql
         page = browser.new_context(viewport={"width": 1280, "height": 1400}, accept_downloads=True).new_page()
         page.goto(f"{base}/compare?runs={','.join(ids)}&metrics={','.join(METRICS)}", timeout=WAIT_MS)
         wait_for_rerun(page, COLD_WAIT_MS)
-        page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .main-svg').length >= 2",
-                               timeout=WAIT_MS)
+        page.wait_for_function(
+            "() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .main-svg').length >= 2", timeout=WAIT_MS
+        )
         live = page.evaluate(PLOT_DATA, '[data-testid="stPlotlyChart"] .js-plotly-plot')
         with page.expect_download(timeout=WAIT_MS) as download:
             page.get_by_role("button", name="Download charts as HTML").click()
@@ -144,7 +148,9 @@ def test_the_exported_file_opens_offline_and_draws_the_same_curves(tmp_path, sql
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 1400})
         fetched: list[str] = []
-        context.route(lambda url: not url.startswith("file:"), lambda route: (fetched.append(route.request.url), route.abort()))
+        context.route(
+            lambda url: not url.startswith("file:"), lambda route: (fetched.append(route.request.url), route.abort())
+        )
         offline = context.new_page()
         offline.goto(file.as_uri(), timeout=WAIT_MS)
         offline.wait_for_function(DRAWN, arg=len(METRICS), timeout=WAIT_MS)
@@ -189,4 +195,6 @@ def test_the_exported_log_axis_reads_full_numbers_and_no_label_is_clipped(tmp_pa
     boxes = sorted(log["yboxes"])
     assert all(upper[1] <= lower[0] + 1 for upper, lower in zip(boxes, boxes[1:])), log  # no label over another
     assert all(c["clipped"] == [] for c in charts), charts
-    assert charts[0]["top"] == charts[1]["top"] < charts[2]["top"] and charts[0]["left"] < charts[1]["left"]  # two per row
+    assert (
+        charts[0]["top"] == charts[1]["top"] < charts[2]["top"] and charts[0]["left"] < charts[1]["left"]
+    )  # two per row

@@ -113,9 +113,14 @@ def test_a_trials_page_links_back_to_its_sweep(sqlite_store):
 def test_a_pruned_sweeps_page_shows_the_compute_early_stopping_saved(store):
     """Trials 0, 1 ran all 3 epochs (96 steps); 2 and 3 were pruned after epochs 1 and 2: 288 of
     384 steps run, 25 % saved."""
-    parent = sweeps.create("grid", "mlp", {"max_epochs": 3}, SPACE, budget=4, prune={"rule": "median", "warmup_trials": 2})
+    parent = sweeps.create(
+        "grid", "mlp", {"max_epochs": 3}, SPACE, budget=4, prune={"rule": "median", "warmup_trials": 2}
+    )
     client = tracking.client()
-    kids = {int(k.data.tags["runboard.sweep.trial"]): k.info.run_id for k in queue.children(parent, tracking.experiment_id())}
+    kids = {
+        int(k.data.tags["runboard.sweep.trial"]): k.info.run_id
+        for k in queue.children(parent, tracking.experiment_id())
+    }
     for trial, epochs in ((0, 3), (1, 3), (2, 1), (3, 2)):
         rid = kids[trial]
         assert run_store.claim(rid)
@@ -123,7 +128,9 @@ def test_a_pruned_sweeps_page_shows_the_compute_early_stopping_saved(store):
             client.log_metric(rid, "val/loss", 1.0 / e + trial, step=32 * e)
         for key, value in {"step": 32 * epochs, "total_steps": 96, "epoch": epochs, "max_epochs": 3}.items():
             client.set_tag(rid, f"runboard.progress.{key}", str(value))
-        run_store.end_if_active(rid, "FINISHED" if epochs == 3 else "KILLED", None if epochs == 3 else f"pruned at epoch {epochs}")
+        run_store.end_if_active(
+            rid, "FINISHED" if epochs == 3 else "KILLED", None if epochs == 3 else f"pruned at epoch {epochs}"
+        )
     sweeps.advance(client.get_run(parent))
     at = open_page("run", run=parent)
     shown = {m.label: m.value for m in at.metric}

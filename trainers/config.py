@@ -47,7 +47,9 @@ class TrainConfig(BaseModel):
     strategy: Literal["auto", "ddp", "ddp_spawn", "ddp_find_unused_parameters_true", "fsdp"] = Field(
         "auto", description="Distributed strategy.")
     # resume (see trainers.resume): a checkpoint uploaded as an artifact on an interval
-    checkpoint_every_n_steps: int = Field(0, ge=0, le=10_000_000, description="Upload a checkpoint every N steps (0: off).")
+    checkpoint_every_n_steps: int = Field(
+        0, ge=0, le=10_000_000, description="Upload a checkpoint every N steps (0: off)."
+    )
     checkpoint_every_s: float = Field(300.0, ge=0, le=1e7, description="Upload a checkpoint every N seconds (0: off).")
 
     @field_validator("precision", mode="before")

@@ -132,11 +132,15 @@ def build_store(uri: str, chunk: int = 200, out=sys.stderr) -> int:
     progress line on ``out``; returns the number of curves fresh at the end."""
     eng = writer(uri)
     with _snapshot(eng) as conn:
-        keys = [tuple(r) for r in conn.execute(sa.text("SELECT DISTINCT run_uuid, key FROM latest_metrics ORDER BY 1, 2"))]
+        keys = [
+            tuple(r) for r in conn.execute(sa.text("SELECT DISTINCT run_uuid, key FROM latest_metrics ORDER BY 1, 2"))
+        ]
     start, done = time.monotonic(), 0
     for i in range(0, len(keys), chunk):
         done += len(refresh(uri, keys[i : i + chunk]))
-        out.write(f"\rcurve summaries: {min(i + chunk, len(keys))}/{len(keys)} curves, {time.monotonic() - start:.1f} s")
+        out.write(
+            f"\rcurve summaries: {min(i + chunk, len(keys))}/{len(keys)} curves, {time.monotonic() - start:.1f} s"
+        )
         out.flush()
     out.write(f"\rcurve summaries: {done}/{len(keys)} curves fresh in {time.monotonic() - start:.1f} s\n")
     return done

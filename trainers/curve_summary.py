@@ -154,7 +154,9 @@ def points(conn: sa.Connection, run_id: str, key: str, after: int = INT64_MIN) -
 
 
 def version(conn: sa.Connection, run_id: str, key: str) -> int:
-    v = conn.execute(sa.text(f"SELECT v FROM {VERSION} WHERE run_uuid = :run AND key = :key"), {"run": run_id, "key": key}).scalar()
+    v = conn.execute(
+        sa.text(f"SELECT v FROM {VERSION} WHERE run_uuid = :run AND key = :key"), {"run": run_id, "key": key}
+    ).scalar()
     return int(v or 0)
 
 
@@ -167,15 +169,19 @@ def write_full(conn: sa.Connection, run_id: str, key: str, pts: np.ndarray, v: i
         if rows:
             conn.execute(sa.text(_INSERT), [dict(zip(_NAMES, (run_id, key, level, *r))) for r in rows])
     max_step = int(pts["step"].max()) if len(pts) else None
-    conn.execute(sa.text(f"INSERT INTO {WATERMARK} (run_uuid, key, n, max_step, built_v) VALUES (:run, :key, :n, :s, :v)"),
-                 {**p, "n": len(pts), "s": max_step, "v": v})
+    conn.execute(
+        sa.text(f"INSERT INTO {WATERMARK} (run_uuid, key, n, max_step, built_v) VALUES (:run, :key, :n, :s, :v)"),
+        {**p, "n": len(pts), "s": max_step, "v": v},
+    )
 
 
 class Conflict(RuntimeError):
     """Another refresh changed the curve's summary since this one read it."""
 
 
-def write_append(conn: sa.Connection, run_id: str, key: str, pts: np.ndarray, old: tuple, v: int, levels=LEVELS) -> None:
+def write_append(
+    conn: sa.Connection, run_id: str, key: str, pts: np.ndarray, old: tuple, v: int, levels=LEVELS
+) -> None:
     """Merge points that all lie past the summarised ``max_step`` (compare-and-set on built_v)."""
     built_v, n, max_step = old
     p = {"run": run_id, "key": key}
@@ -190,8 +196,10 @@ def write_append(conn: sa.Connection, run_id: str, key: str, pts: np.ndarray, ol
             old_row = read_level(conn, run_id, key, level, rows[0][0], rows[0][0])
             if old_row:  # the last summarised bucket goes on: its first point stays, its last moves
                 rows[0] = _merge(old_row[0], rows[0])
-                conn.execute(sa.text(f"DELETE FROM {TABLE} WHERE run_uuid = :run AND key = :key AND level = :l AND bucket = :b"),
-                             {**p, "l": level, "b": rows[0][0]})
+                conn.execute(
+                    sa.text(f"DELETE FROM {TABLE} WHERE run_uuid = :run AND key = :key AND level = :l AND bucket = :b"),
+                    {**p, "l": level, "b": rows[0][0]},
+                )
         if rows:
             conn.execute(sa.text(_INSERT), [dict(zip(_NAMES, (run_id, key, level, *r))) for r in rows])
 
@@ -232,8 +240,10 @@ def fresh(conn: sa.Connection, keys) -> set[tuple[str, str]]:
 
 def read_level(conn: sa.Connection, run_id: str, key: str, level: int, lo: int, hi: int) -> list[tuple]:
     """Stored buckets of one level whose bucket number is in [lo, hi], ordered by bucket."""
-    sql = (f"SELECT bucket, n, mn, mx, first_step, first_ts, first_value, first_nan, last_step, last_ts, last_value, last_nan "
-           f"FROM {TABLE} WHERE run_uuid = :run AND key = :key AND level = :level AND bucket BETWEEN :lo AND :hi ORDER BY bucket")
+    sql = (
+        f"SELECT bucket, n, mn, mx, first_step, first_ts, first_value, first_nan, last_step, last_ts, last_value, last_nan "
+        f"FROM {TABLE} WHERE run_uuid = :run AND key = :key AND level = :level AND bucket BETWEEN :lo AND :hi ORDER BY bucket"
+    )
     rows = conn.execute(sa.text(sql), {"run": run_id, "key": key, "level": level, "lo": lo, "hi": hi}).fetchall()
     return [(*r[:7], bool(r[7]), *r[8:11], bool(r[11])) for r in rows]
 

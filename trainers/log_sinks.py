@@ -37,7 +37,9 @@ class PointsNotWritten(RuntimeError):
         if unknown:
             text = f"points may be missing: {cause}"
         elif points:
-            text = not_written_reason(points, self.cause) + (f"; {artifacts} artifacts not uploaded" if artifacts else "")
+            text = not_written_reason(points, self.cause) + (
+                f"; {artifacts} artifacts not uploaded" if artifacts else ""
+            )
         else:
             text = f"{artifacts} artifacts not uploaded: {self.cause}"
         super().__init__(text)
@@ -84,7 +86,9 @@ class DirectSink:
         for i in range(0, max(len(metrics), 1), MAX_BATCH):
             chunk, extra = metrics[i : i + MAX_BATCH], (tag_list if i == 0 else [])
             # partial binds this iteration's batch (a lambda would read the loop's names when called)
-            if (chunk or extra) and not self._retry(partial(self.client.log_batch, self.run_id, metrics=chunk, tags=extra)):
+            if (chunk or extra) and not self._retry(
+                partial(self.client.log_batch, self.run_id, metrics=chunk, tags=extra)
+            ):
                 self.not_written += len(chunk)
                 self._keep(points[i : i + MAX_BATCH], tags if i == 0 else {})
         for local, artifact_dir in artifacts:
@@ -254,7 +258,9 @@ def main() -> int:
         logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     uri = args.uri or tracking.tracking_uri()
     keeper = _keeper(uri, args.run_id)
-    points, artifacts, cause = serve(MlflowClient(tracking_uri=uri), args.run_id, sys.stdin.buffer, _retry_budget(), keeper)
+    points, artifacts, cause = serve(
+        MlflowClient(tracking_uri=uri), args.run_id, sys.stdin.buffer, _retry_budget(), keeper
+    )
     if keeper is not None:
         keeper.flush()
     # One line to the trainer: points left in the journal, artifacts not uploaded, and the cause.

@@ -64,7 +64,9 @@ def params_of(spec: RunSpec) -> dict[str, str]:
 
 
 def _log(client, run_id: str, params: dict[str, str], tags: dict[str, str]) -> None:
-    client.log_batch(run_id, params=[Param(k, v) for k, v in params.items()], tags=[RunTag(k, v) for k, v in tags.items()])
+    client.log_batch(
+        run_id, params=[Param(k, v) for k, v in params.items()], tags=[RunTag(k, v) for k, v in tags.items()]
+    )
 
 
 def start(client, spec: RunSpec, run_id: str | None) -> str:

@@ -53,16 +53,33 @@ def _row_ui(row: dict, viewer: bool, curves=None) -> None:
         _open_link(main, rid)
         if row["sweep"]:
             main.caption(f"{row['sweep']} sweep: its trials are queued below as slots free up")
-            side.button("Cancel sweep", key=f"{PREFIX}_cancel_{rid}", on_click=_stop, args=(rid, row["name"]), disabled=viewer,
-                        help="Takes its queued trials off the queue; running trials finish.")
+            side.button(
+                "Cancel sweep",
+                key=f"{PREFIX}_cancel_{rid}",
+                on_click=_stop,
+                args=(rid, row["name"]),
+                disabled=viewer,
+                help="Takes its queued trials off the queue; running trials finish.",
+            )
             return
         if row["status"] == "SCHEDULED":
             main.caption(f"Queued #{row['position']} for {duration_text(time.time() - row['queued_at'])}")
-            side.button("Cancel", key=f"{PREFIX}_cancel_{rid}", on_click=_stop, args=(rid, row["name"]), disabled=viewer)
+            side.button(
+                "Cancel", key=f"{PREFIX}_cancel_{rid}", on_click=_stop, args=(rid, row["name"]), disabled=viewer
+            )
             return
-        main.progress(row["fraction"] or 0.0, text=(row["progress_text"] or "starting…") + (" · stopping" if row["stopping"] else ""))
-        side.button("Stop", key=f"{PREFIX}_stop_{rid}", on_click=_stop, args=(rid, row["name"]), disabled=row["stopping"] or viewer,
-                    help="Stops between steps (KILLED, every point kept); forced after 30 s.")
+        main.progress(
+            row["fraction"] or 0.0,
+            text=(row["progress_text"] or "starting…") + (" · stopping" if row["stopping"] else ""),
+        )
+        side.button(
+            "Stop",
+            key=f"{PREFIX}_stop_{rid}",
+            on_click=_stop,
+            args=(rid, row["name"]),
+            disabled=row["stopping"] or viewer,
+            help="Stops between steps (KILLED, every point kept); forced after 30 s.",
+        )
         _curve_ui(main, rid, curves)
         with main.expander("Log"):
             _log_ui(activity.logs(rid))
@@ -100,7 +117,11 @@ def _live() -> None:
         st.info("Nothing is queued or running.")
         st.page_link("app_pages/launch.py", label="Start a run on the Launch page", icon=":material/rocket_launch:")
     running = tuple(sorted(r["run_id"] for r in rows if r["status"] == "RUNNING" and not r["sweep"]))
-    curves = reads.read_or_stop("live curves", reads.curves, running, LIVE_METRICS, max_points=LIVE_POINTS, live=True) if running else None
+    curves = (
+        reads.read_or_stop("live curves", reads.curves, running, LIVE_METRICS, max_points=LIVE_POINTS, live=True)
+        if running
+        else None
+    )
     viewer = not auth.can_launch()  # controls stay visible but disabled; _stop checks again
     for row in rows:
         _row_ui(row, viewer, curves)

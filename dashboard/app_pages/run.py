@@ -37,7 +37,9 @@ def _status(rid: str) -> None:
     c0.metric("Queued", queued.strftime("%b %d, %H:%M:%S") if queued is not None and not pd.isna(queued) else "—",
               help="When the run was created (launched); training may have waited in the queue")
     start = info.get("start_time")  # training start (trainers' progress.started tag), else creation
-    waited = f"waited {progress.duration_text(wait)} in queue" if wait is not None and wait == wait and wait >= 1 else None
+    waited = (
+        f"waited {progress.duration_text(wait)} in queue" if wait is not None and wait == wait and wait >= 1 else None
+    )
     c2.metric("Started", start.strftime("%b %d, %H:%M:%S") if start is not None and not pd.isna(start) else "—",
               delta=waited, delta_color="off")
     duration = info.get("duration_s")

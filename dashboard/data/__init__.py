@@ -43,8 +43,11 @@ def runs(experiment_ids=None, uri: str | None = None) -> pd.DataFrame:
     uri, sql = _resolve(uri)
     df, marks = runs_sql.runs_and_marks(uri, experiment_ids) if sql else (rest.runs(uri, experiment_ids), None)
     found = health_store.flags(uri, df, marks=marks) if sql and not df.empty else {}
-    df.insert(df.columns.get_loc("queue_wait_s") + 1, "health",
-              pd.Series([_health.text(found[r]) if r in found else None for r in df["run_id"]], index=df.index, dtype=object))
+    df.insert(
+        df.columns.get_loc("queue_wait_s") + 1,
+        "health",
+        pd.Series([_health.text(found[r]) if r in found else None for r in df["run_id"]], index=df.index, dtype=object),
+    )
     return df
 
 

@@ -36,7 +36,9 @@ def runs_frame(base, params, tags, latest: pd.DataFrame, min_max, keep_artifact_
     ids = info["run_id"].tolist()
     info["experiment_id"] = info["experiment_id"].astype(str)
     tags = _by_key(tags)
-    created, end = (pd.to_numeric(info[c], errors="coerce").astype("float64").to_numpy() for c in ("start_ms", "end_ms"))
+    created, end = (
+        pd.to_numeric(info[c], errors="coerce").astype("float64").to_numpy() for c in ("start_ms", "end_ms")
+    )
     # "Started"/"Duration" are training's (the trainer's progress.started tag); the run's creation
     # (which includes any queue wait) is "queued_time", the wait itself "queue_wait_s".
     began = _floats(tags.get(PROGRESS_STARTED, {}), ids) * 1000.0
