@@ -127,8 +127,10 @@ def mlflow_round(page, url: str, eid: str, n_runs: int) -> dict[str, float]:
     hidden = page.locator('label:has(span:text-is("Unhide run"))')
     if n_runs > visible and hidden.count():
         name = page.evaluate("""() => {
-            const row = Array.from(document.querySelectorAll('.ag-row')).find(r => r.textContent.includes('Unhide run'));
-            return row ? Array.from(row.querySelectorAll('a')).map(a => a.textContent.trim()).find(Boolean) : null; }""")
+            const row = Array.from(document.querySelectorAll('.ag-row'))
+                .find(r => r.textContent.includes('Unhide run'));
+            return row ? Array.from(row.querySelectorAll('a')).map(a => a.textContent.trim()).find(Boolean)
+                       : null; }""")
         out["add a run"] = _after_click(page, hidden.first, MLFLOW_DRAWN, [len(METRICS), 2 * visible, name])
     return out
 
@@ -187,7 +189,8 @@ def main() -> None:
                         print(f"{n:>5} | {key:<12} | {_fmt(_median(ours, key)):>9} | {_fmt(_median(theirs, key)):>9}")
                 largest = memory_mb(dash.pid)
                 print(
-                    f"dashboard memory after the {sizes[-1]}-run views: RSS {largest[0]:.0f} MB, PSS {largest[1]:.0f} MB "
+                    f"dashboard memory after the {sizes[-1]}-run views: "
+                    f"RSS {largest[0]:.0f} MB, PSS {largest[1]:.0f} MB "
                     f"(load {os.getloadavg()[0]:.1f}; rounds: {args.rounds}, medians)"
                 )
                 browser.close()

@@ -161,7 +161,8 @@ def main() -> None:
         busy = page_seconds(args.reps)
         print(
             f"dashboard default page (AppTest, server side): idle {statistics.median(idle):.2f} s, "
-            f"while 3 runs train {statistics.median(busy):.2f} s (ratio {statistics.median(busy) / statistics.median(idle):.2f}x)"
+            f"while 3 runs train {statistics.median(busy):.2f} s "
+            f"(ratio {statistics.median(busy) / statistics.median(idle):.2f}x)"
         )
         for r in ids:
             queue.stop(r, grace_s=10)

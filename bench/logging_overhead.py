@@ -4,9 +4,9 @@
 
 Trains the same MLP on the digits for a fixed number of steps, logging ``train/loss`` every
 step, alternating the variants (the last adds what every ``trainers.train`` run logs besides:
-lr, gradient norm and throughput per step, system metrics every 5 s) in one process (so machine noise hits all of them), each
-on its own fresh SQLite store in a temp folder. The clock stops when the points are in the store
-(Runboard's time includes draining its writer). Prints median and best wall time, median CPU
+lr, gradient norm and throughput per step, system metrics every 5 s) in one process (so machine
+noise hits all of them), each on its own fresh SQLite store in a temp folder. The clock stops when
+the points are in the store (Runboard's time includes draining its writer). Prints median and best wall time, median CPU
 time and the overhead of each against no logger, plus how long Runboard's writer thread was busy.
 """
 
@@ -130,11 +130,14 @@ def main() -> None:
             )
     base_w, base_c = statistics.median(wall["no logger"]), statistics.median(cpu["no logger"])
     print(
-        f"\n{args.steps} steps, log every step, {args.reps} alternating repetitions (CPU = all threads of this process;\nbest = fastest repetition, the least disturbed by the rest of the machine):\n"
+        f"\n{args.steps} steps, log every step, {args.reps} alternating repetitions "
+        "(CPU = all threads of this process;\n"
+        "best = fastest repetition, the least disturbed by the rest of the machine):\n"
     )
     best_w = min(wall["no logger"])
     print(
-        "| variant | median wall s | overhead (median) | best wall s | overhead (best) | median CPU s | overhead (CPU) |"
+        "| variant | median wall s | overhead (median) | best wall s | overhead (best) "
+        "| median CPU s | overhead (CPU) |"
     )
     print("|---|---|---|---|---|---|---|")
     for name in variants:

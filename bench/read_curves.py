@@ -248,7 +248,8 @@ def main(argv=None) -> None:
             start = time.perf_counter()
             ready = reader_process.wait_ready()
             print(
-                f"Arrow reader process {'ready' if ready else 'NOT AVAILABLE'} after {time.perf_counter() - start:.2f} s "
+                f"Arrow reader process {'ready' if ready else 'NOT AVAILABLE'} "
+                f"after {time.perf_counter() - start:.2f} s "
                 "(started once per dashboard process; not in the timings)",
                 flush=True,
             )

@@ -14,7 +14,8 @@ Printed per backend (time ratios, both sides measured in this run):
 - length: one curve of ``--long-steps`` vs one of ``--short-steps``, ``--buckets`` buckets, after
   the first read (median of ``--rounds``); target ratio <= 2;
 - compare: ``--runs`` x ``--metrics`` x ``--steps``, the second read in a fresh process (summaries
-  built by a first one; its engine made before the clock starts) vs today's raw path (``RUNBOARD_CURVE_SUMMARIES=0``, fresh process) vs
+  built by a first one; its engine made before the clock starts) vs today's raw path
+  (``RUNBOARD_CURVE_SUMMARIES=0``, fresh process) vs
   MLflow's ``get_metric_history`` loop (timed on ``--mlflow-curves`` curves, scaled to all);
 - runs table: ``dashboard.data.runs`` (summaries fresh) vs ``mlflow.search_runs`` (medians);
 - first read of a never-summarised ``--steps`` curve written by someone else (includes its build)
@@ -70,7 +71,8 @@ def child(uri: str, runs: list[str], keys: list[str], buckets: int, summaries: b
     env = {**os.environ, "RUNBOARD_CURVE_SUMMARIES": "1" if summaries else "0", "RUNBOARD_ARROW_READER": "0"}
     # The engine (and the store check MLflow's migrations cost) is made before the clock starts.
     code = (
-        "import json, sys, time; from dashboard import data; from dashboard.data import engine; a = json.loads(sys.argv[1]); "
+        "import json, sys, time; from dashboard import data; from dashboard.data import engine; "
+        "a = json.loads(sys.argv[1]); "
         "engine.engine(a['uri']); t = time.perf_counter(); "
         "df = data.curves(a['runs'], a['keys'], max_points=a['b'], uri=a['uri']); print(time.perf_counter() - t)"
     )
@@ -158,7 +160,8 @@ def main() -> None:
     a = p.parse_args()
     a.long_steps = a.long_steps or 10 * a.steps
     print(
-        f"read_scale: {a.runs} runs x {a.metrics} metrics x {a.steps} steps; long {a.long_steps} vs short {a.short_steps}; "
+        f"read_scale: {a.runs} runs x {a.metrics} metrics x {a.steps} steps; "
+        f"long {a.long_steps} vs short {a.short_steps}; "
         f"{a.buckets} buckets; load {os.getloadavg()[0]:.1f}",
         flush=True,
     )

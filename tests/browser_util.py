@@ -138,7 +138,8 @@ def plotly_traces(page, index: int = 0) -> list[dict]:
         """(i) => {
             const plots = document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot');
             return plots[i].data.map(t => ({meta: t.meta || null, type: t.type,
-                                            y: Array.from((t.y && t.y._inputArray) || t.y || [], v => (v === null ? null : Number(v)))}));
+                                            y: Array.from((t.y && t.y._inputArray) || t.y || [],
+                                                          v => (v === null ? null : Number(v)))}));
         }""",
         index,
     )

@@ -116,7 +116,8 @@ PLOT_DATA = """(selector) => Array.from(document.querySelectorAll(selector)).map
     title: String((p.layout.title && p.layout.title.text) || '').replace(/<[^>]*>/g, ''),  // Streamlit bolds titles
     traces: p.data.map(t => ({name: t.name || null, run: (t.meta || {}).run_id || null,
                               x: Array.from((t.x && t.x._inputArray) || t.x || [], Number),
-                              y: Array.from((t.y && t.y._inputArray) || t.y || [], v => v === null ? null : Number(v))}))}))"""
+                              y: Array.from((t.y && t.y._inputArray) || t.y || [],
+                                            v => v === null ? null : Number(v))}))}))"""
 
 
 @pytest.mark.browser
@@ -167,10 +168,12 @@ TICKS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(p 
     const svg = p.querySelector('.main-svg').getBoundingClientRect(), y = p._fullLayout.yaxis;
     return {log: y.type === 'log', range: y.range, top: svg.top, left: svg.left,
             ylabels: Array.from(p.querySelectorAll('.ytick text')).map(t => t.textContent),
-            yboxes: Array.from(p.querySelectorAll('.ytick text')).map(t => { const r = t.getBoundingClientRect(); return [r.top, r.bottom]; }),
+            yboxes: Array.from(p.querySelectorAll('.ytick text'))
+                .map(t => { const r = t.getBoundingClientRect(); return [r.top, r.bottom]; }),
             clipped: Array.from(p.querySelectorAll('.xtick text, .ytick text, .g-xtitle text, .g-ytitle text'))
                 .map(t => [t.textContent, t.getBoundingClientRect()])
-                .filter(([_, r]) => r.left < svg.left || r.right > svg.right || r.top < svg.top || r.bottom > svg.bottom)
+                .filter(([_, r]) => r.left < svg.left || r.right > svg.right
+                                    || r.top < svg.top || r.bottom > svg.bottom)
                 .map(([text]) => text)};
 })"""
 

@@ -6,7 +6,8 @@ are rejected with ``ConfigError``, whose message is one line naming the field an
 
 A config holds only settings that are applied: ``TrainConfig``'s, which ``trainers.train`` applies
 to every run (seed, Lightning ``Trainer``, checkpoints), ``GradientConfig``'s for a module that
-Lightning optimises, plus what the family's module and data module take. ``SystemConfig`` adds the optimiser and split settings of ``trainers.systems`` and
+Lightning optimises, plus what the family's module and data module take. ``SystemConfig`` adds
+the optimiser and split settings of ``trainers.systems`` and
 ``trainers.data``, for the families built on them; a registered family gets each of those rules
 only when its own ``__init__`` takes the field (``trainers.registry``).
 """

@@ -49,7 +49,8 @@ _DDL = (
     f"""CREATE TABLE IF NOT EXISTS {TABLE} (
     run_uuid VARCHAR(32) NOT NULL, key VARCHAR(250) NOT NULL, level INTEGER NOT NULL, bucket BIGINT NOT NULL,
     n BIGINT NOT NULL, mn DOUBLE PRECISION, mx DOUBLE PRECISION,
-    first_step BIGINT NOT NULL, first_ts BIGINT NOT NULL, first_value DOUBLE PRECISION NOT NULL, first_nan BOOLEAN NOT NULL,
+    first_step BIGINT NOT NULL, first_ts BIGINT NOT NULL, first_value DOUBLE PRECISION NOT NULL,
+    first_nan BOOLEAN NOT NULL,
     last_step BIGINT NOT NULL, last_ts BIGINT NOT NULL, last_value DOUBLE PRECISION NOT NULL, last_nan BOOLEAN NOT NULL,
     PRIMARY KEY (run_uuid, key, level, bucket))""",
     f"""CREATE TABLE IF NOT EXISTS {WATERMARK} (
@@ -64,7 +65,8 @@ _BUMP = (f"INSERT INTO {VERSION} (run_uuid, key, v) VALUES (NEW.run_uuid, NEW.ke
 _TRIGGER = {
     "sqlite": [f"CREATE TRIGGER IF NOT EXISTS {TRIGGER} AFTER INSERT ON metrics BEGIN {_BUMP}; END"],
     "postgresql": [
-        f"CREATE OR REPLACE FUNCTION {TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {_BUMP}; RETURN NULL; END $$",
+        f"CREATE OR REPLACE FUNCTION {TRIGGER}() RETURNS trigger LANGUAGE plpgsql "
+        f"AS $$ BEGIN {_BUMP}; RETURN NULL; END $$",
         f"CREATE OR REPLACE TRIGGER {TRIGGER} AFTER INSERT ON metrics FOR EACH ROW EXECUTE FUNCTION {TRIGGER}()",
     ],
 }
@@ -73,7 +75,8 @@ _HAS_TRIGGER = {
     "postgresql": f"SELECT COUNT(*) FROM pg_trigger WHERE tgname = '{TRIGGER}' AND tgrelid = to_regclass('metrics')",
 }
 _RAW = "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_uuid = :run AND key = :key AND step > :after"
-_COLS = "run_uuid, key, level, bucket, n, mn, mx, first_step, first_ts, first_value, first_nan, last_step, last_ts, last_value, last_nan"
+_COLS = ("run_uuid, key, level, bucket, n, mn, mx, first_step, first_ts, first_value, first_nan, "
+         "last_step, last_ts, last_value, last_nan")
 _NAMES = [c.strip() for c in _COLS.split(",")]
 _INSERT = f"INSERT INTO {TABLE} ({_COLS}) VALUES ({', '.join(':' + c for c in _NAMES)})"
 # The state of curves, (run, key) pairs of some runs: what was built, and what the trigger counted.
@@ -241,8 +244,10 @@ def fresh(conn: sa.Connection, keys) -> set[tuple[str, str]]:
 def read_level(conn: sa.Connection, run_id: str, key: str, level: int, lo: int, hi: int) -> list[tuple]:
     """Stored buckets of one level whose bucket number is in [lo, hi], ordered by bucket."""
     sql = (
-        f"SELECT bucket, n, mn, mx, first_step, first_ts, first_value, first_nan, last_step, last_ts, last_value, last_nan "
-        f"FROM {TABLE} WHERE run_uuid = :run AND key = :key AND level = :level AND bucket BETWEEN :lo AND :hi ORDER BY bucket"
+        "SELECT bucket, n, mn, mx, first_step, first_ts, first_value, first_nan, "
+        "last_step, last_ts, last_value, last_nan "
+        f"FROM {TABLE} WHERE run_uuid = :run AND key = :key AND level = :level "
+        "AND bucket BETWEEN :lo AND :hi ORDER BY bucket"
     )
     rows = conn.execute(sa.text(sql), {"run": run_id, "key": key, "level": level, "lo": lo, "hi": hi}).fetchall()
     return [(*r[:7], bool(r[7]), *r[8:11], bool(r[11])) for r in rows]

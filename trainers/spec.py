@@ -49,7 +49,8 @@ def check_name(value: str | None, field: str) -> str | None:
         return None
     if not isinstance(value, str) or not _NAME.match(value):
         raise ConfigError(
-            f"{field}: must be 1-100 letters, digits, spaces or _ . , : = + / @ - and not start with '-' (got {excerpt(value)})",
+            f"{field}: must be 1-100 letters, digits, spaces or _ . , : = + / @ - "
+            f"and not start with '-' (got {excerpt(value)})",
             field=field,
         )
     return value
@@ -83,7 +84,8 @@ def load_file(path: str | Path) -> dict[str, Any]:
     unknown = sorted(set(doc) - YAML_KEYS)
     if unknown:
         raise ConfigError(
-            f"{excerpt(unknown[0], 40)}: unknown key in {excerpt(path.name, 80)} (allowed: {', '.join(sorted(YAML_KEYS))})",
+            f"{excerpt(unknown[0], 40)}: unknown key in {excerpt(path.name, 80)} "
+            f"(allowed: {', '.join(sorted(YAML_KEYS))})",
             field=unknown[0],
         )
     if not isinstance(doc.get("family"), str):

@@ -203,7 +203,8 @@ def _sweep_ui(src: dict, fields: list[forms.FormField], errors: dict) -> None:
             "Search",
             list(sweeps.KINDS),
             key=f"{PREFIX}_sweep_kind",
-            help="grid: every combination; random: budget samples; optuna: Bayesian (TPE), each trial chosen from the ones before.",
+            help="grid: every combination; random: budget samples; "
+            "optuna: Bayesian (TPE), each trial chosen from the ones before.",
         )
         c2.number_input("Budget (trials)", 1, 1000, 8, key=f"{PREFIX}_sweep_budget")
         c3.number_input("Parallel trials", 1, 64, 2, key=f"{PREFIX}_sweep_parallel")

@@ -33,9 +33,10 @@ def experiments(uri: str | None = None) -> pd.DataFrame:
 def runs(experiment_ids=None, uri: str | None = None) -> pd.DataFrame:
     """One row per active run (deleted runs and runs of deleted experiments hidden).
 
-    Columns: run_id, experiment_id, run_name, status, start_time (training start, else creation), end_time (UTC), duration_s (training),
-    parent_run_id, user, queued_time (creation, UTC), queue_wait_s, health, then ``params.<key>`` (strings), ``tags.<key>``, and
-    per metric ``metrics.<key>`` (latest value), ``metrics.<key>.min``, ``metrics.<key>.max``.
+    Columns: run_id, experiment_id, run_name, status, start_time (training start, else creation),
+    end_time (UTC), duration_s (training), parent_run_id, user, queued_time (creation, UTC),
+    queue_wait_s, health, then ``params.<key>`` (strings), ``tags.<key>``, and per metric
+    ``metrics.<key>`` (latest value), ``metrics.<key>.min``, ``metrics.<key>.max``.
     ``health``: the run's health flags joined by ", " ("" when healthy; see ``analysis.health``), None
     on ``http(s)://`` stores, where they are not computed yet.
     The user's filter is applied on this frame by ``dashboard.query``.
