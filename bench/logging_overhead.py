@@ -26,8 +26,8 @@ from pytorch_lightning.loggers import MLFlowLogger
 
 from trainers import tracking
 from trainers.logger import RunboardLogger
-from trainers.spec import build_spec
 from trainers.registry import get
+from trainers.spec import build_spec
 from trainers.step_health import StepHealth
 from trainers.system_metrics import SystemSampler
 

@@ -13,9 +13,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import reads, share, summaries, url_sync
+from dashboard.charts import curves_figure
 from dashboard.names import run_labels
 from dashboard.text import notice
-from dashboard.charts import curves_figure
 from dashboard.viewstate import BAND_CHOICES, MAX_SMOOTH, X_CHOICES, ViewState
 from dashboard.zoom import points_note, zoom_ui
 

@@ -10,8 +10,8 @@ from collections.abc import Iterable
 import streamlit as st
 
 from dashboard import accounts, share
-from dashboard.text import md_text, notice
 from dashboard.auth import SESSION_KEY, AuthConfig, User, secrets_section
+from dashboard.text import md_text, notice
 
 MAX_FAILURES = 5  # wrong passwords for one name before it is locked for LOCK_S
 LOCK_S = 60

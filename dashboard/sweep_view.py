@@ -9,9 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import reads
-from dashboard.text import md_text, notice
 from dashboard.charts._style import plain
-from dashboard.names import run_name
 from dashboard.charts.sweep import (
     PRUNED_AT,
     SCORED,
@@ -23,6 +21,8 @@ from dashboard.charts.sweep import (
     sweep_parallel_figure,
     trials_table,
 )
+from dashboard.names import run_name
+from dashboard.text import md_text, notice
 from experiments import sweeps
 from experiments.sweeps import Definition
 from trainers.run_tags import SWEEP_TRIAL

@@ -16,6 +16,7 @@ from dashboard import viewstate
 from dashboard.text import notice
 from dashboard.viewstate import ViewState
 
+
 def url_state(prefix: str, seed: Callable[[ViewState, dict[str, str]], None],
               widget_keys: Iterable[str]) -> tuple[ViewState, dict[str, str], bool]:
     """The view in the URL, the raw params (for page-own keys) and whether widgets were seeded.

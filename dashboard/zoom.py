@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard.text import notice
 from dashboard.viewstate import MAX_STEP
 
+
 def _unzoom(*keys: str) -> None:
     for key in keys:
         st.session_state[key] = None

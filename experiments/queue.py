@@ -16,10 +16,9 @@ from mlflow.entities import Param
 
 from experiments import store
 from trainers import __version__, tracking
+from trainers import run_tags as T
 from trainers.config import ConfigError
 from trainers.run_record import FAMILY_TAG, SPEC_TAG, STOP_TAG, TERMINAL, params_of
-from trainers.spec import RunSpec
-
 from trainers.run_tags import (  # noqa: F401 - re-exported for the launch side's callers
     CLONED_FROM,
     EXECUTOR,
@@ -33,7 +32,8 @@ from trainers.run_tags import (  # noqa: F401 - re-exported for the launch side'
     SWEEP_KIND,
     SWEEP_TRIAL,
 )
-from trainers import run_tags as T
+from trainers.spec import RunSpec
+
 _KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 
 

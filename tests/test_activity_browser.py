@@ -11,9 +11,9 @@ import re
 import shutil
 
 import pytest
+from browser_util import WAIT_MS, chromium, require_chromium, streamlit_app, wait_for_rerun
 from test_auth_browser import LAUNCHER, open_link, sign_in
 
-from browser_util import chromium, WAIT_MS, require_chromium, streamlit_app, wait_for_rerun
 from dashboard import accounts
 from experiments import queue, store
 from experiments.executors.local import LocalExecutor

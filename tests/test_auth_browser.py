@@ -10,10 +10,9 @@ import re
 import shutil
 
 import pytest
+from browser_util import COLD_WAIT_MS, WAIT_MS, chromium, plotly_traces, require_chromium, streamlit_app, wait_for_rerun
 from plain_store import finished_runs
 
-from browser_util import chromium, COLD_WAIT_MS, WAIT_MS, plotly_traces, require_chromium, streamlit_app, \
-    wait_for_rerun
 from dashboard import accounts
 from experiments import queue
 from trainers import tracking

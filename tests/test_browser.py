@@ -8,9 +8,17 @@ import time
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from browser_util import (
+    WAIT_MS,
+    chromium,
+    open_view,
+    plotly_traces,
+    require_chromium,
+    select_row,
+    streamlit_app,
+    wait_for_rerun,
+)
 
-from browser_util import (chromium, open_view, WAIT_MS, plotly_traces, require_chromium, select_row,
-                          streamlit_app, wait_for_rerun)
 from trainers import tracking
 
 pytestmark = pytest.mark.browser

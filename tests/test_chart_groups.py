@@ -8,7 +8,6 @@ from charts_util import A, B, C, by_role, curve_rows, frame
 from dashboard.charts import aggregate, align, curves_figure
 from dashboard.charts.traces import split_curves
 
-
 # --- groups --------------------------------------------------------------------------------------
 
 def test_groups_draw_a_mean_line_per_group_and_faint_members():

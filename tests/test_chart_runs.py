@@ -8,7 +8,6 @@ from charts_util import A, B, C
 
 from dashboard.charts import confusion_figure, parallel_figure, scatter_figure
 
-
 # --- confusion, parallel, scatter ----------------------------------------------------------------
 
 def test_confusion_shows_counts_with_row_zero_on_top():

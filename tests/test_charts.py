@@ -6,10 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from charts_util import A, B, T0, by_role, curve_rows, frame
+from charts_util import T0, A, B, by_role, curve_rows, frame
 
 from dashboard.charts import curves_figure, ema, live_figure
-
 
 # --- ema ---------------------------------------------------------------------------------------
 

@@ -4,14 +4,12 @@ gets no link. The Runs table's "Clone selected" waits for exactly one selected r
 
 from __future__ import annotations
 
-
 import pytest
 from app_util import open_page
 
 from experiments import queue
 from trainers import tracking
 from trainers.spec import build_spec
-
 
 pytestmark = pytest.mark.usefixtures("fresh_page_caches")
 

@@ -8,11 +8,10 @@ import base64
 
 import numpy as np
 import pytest
-from plain_store import LONG_POINTS
 from app_util import curve_figures, figures, open_page, texts
+from plain_store import LONG_POINTS
 
 from trainers import tracking
-
 
 pytestmark = pytest.mark.usefixtures("fresh_page_caches")
 

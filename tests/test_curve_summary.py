@@ -11,12 +11,12 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mlflow.entities import Metric
+from plain_store import write_metric_rows
 
 from dashboard import data
 from dashboard.data import curves_sql
 from dashboard.data import downsample as ds
 from dashboard.data import summary_read as pyramid
-from plain_store import write_metric_rows
 from trainers import curve_summary as cs
 from trainers import tracking
 

@@ -17,10 +17,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 import streamlit as st
+from browser_util import CHROMIUM, CHROMIUM_ARGS, COLD_WAIT_MS, WAIT_MS, require_chromium, streamlit_app, wait_for_rerun
 from mlflow.entities import Metric
 from streamlit.testing.v1 import AppTest
 
-from browser_util import CHROMIUM, CHROMIUM_ARGS, COLD_WAIT_MS, WAIT_MS, require_chromium, streamlit_app, wait_for_rerun
 from dashboard.charts import curves_figure
 from dashboard.export import figures_html
 from trainers import tracking

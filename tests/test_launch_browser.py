@@ -12,10 +12,19 @@ import shutil
 import time
 
 import pytest
-
-from browser_util import chromium, REPO, WAIT_MS, click_to_url, plotly_traces, require_chromium, \
-    select_row, streamlit_app, wait_for_rerun
+from browser_util import (
+    REPO,
+    WAIT_MS,
+    chromium,
+    click_to_url,
+    plotly_traces,
+    require_chromium,
+    select_row,
+    streamlit_app,
+    wait_for_rerun,
+)
 from launch_util import kill_trainers
+
 from trainers import tracking
 
 pytestmark = pytest.mark.browser

@@ -7,9 +7,10 @@ import sys
 import time
 
 import tiny_family  # noqa: F401 - registers "tiny"
-from launch_util import kill_trainers, set_launch_env, wait_until, runtime_in_tmp  # noqa: F401 - autouse fixture
+from launch_util import kill_trainers, runtime_in_tmp, set_launch_env, wait_until  # noqa: F401 - autouse fixture
 
-from experiments import queue, store as transitions, supervisor, sweeps
+from experiments import queue, supervisor, sweeps
+from experiments import store as transitions
 from experiments.executors.local import LocalExecutor
 from experiments.supervisor import Supervisor
 from trainers import tracking

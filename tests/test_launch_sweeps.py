@@ -7,8 +7,15 @@ import threading
 
 import pytest
 import tiny_family  # noqa: F401 - registers "tiny"
-from launch_util import all_runs, check_pruned_sweep, describe_runs, kill_trainers, set_launch_env, wait_until
-from launch_util import runtime_in_tmp  # noqa: F401 - autouse fixture
+from launch_util import (
+    all_runs,
+    check_pruned_sweep,
+    describe_runs,
+    kill_trainers,
+    runtime_in_tmp,  # noqa: F401 - autouse fixture
+    set_launch_env,
+    wait_until,
+)
 
 from experiments import queue, sweeps
 from experiments.worker import start_in_thread

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import tiny_family  # noqa: F401 - registers "tiny" in this process
-from launch_util import TESTS, all_runs, describe_runs, kill_trainers, set_launch_env, wait_until, runtime_in_tmp  # noqa: F401 - autouse fixture
+from launch_util import TESTS, all_runs, describe_runs, kill_trainers, runtime_in_tmp, set_launch_env, wait_until  # noqa: F401 - autouse fixture
 
 from experiments import queue
 from experiments.executors.local import LocalExecutor, pid_alive

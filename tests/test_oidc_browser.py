@@ -11,10 +11,17 @@ import secrets
 import shutil
 
 import pytest
+from browser_util import (
+    COLD_WAIT_MS,
+    WAIT_MS,
+    chromium,
+    free_port,
+    plotly_traces,
+    require_chromium,
+    streamlit_app,
+    wait_for_rerun,
+)
 from plain_store import finished_runs
-
-from browser_util import chromium, COLD_WAIT_MS, WAIT_MS, free_port, plotly_traces, require_chromium, \
-    streamlit_app, wait_for_rerun
 
 pytestmark = pytest.mark.browser
 pytest.importorskip("authlib", reason="OIDC login needs Authlib (requirements.txt)")

@@ -5,17 +5,17 @@ does (query params first)."""
 
 from __future__ import annotations
 
-import re
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-
 from app_util import curve_figures, figures, line_runs, open_page, texts
 from plain_store import HTML, LONG_POINTS
+
 from trainers import tracking
 
 REPO = Path(__file__).resolve().parents[1]

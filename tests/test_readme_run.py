@@ -7,7 +7,6 @@ import signal
 import subprocess
 
 import pytest
-
 from browser_util import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -18,6 +17,7 @@ from browser_util import (
     require_chromium,
     wait_for_rerun,
 )
+
 from trainers.spec import build_spec
 from trainers.train import train
 

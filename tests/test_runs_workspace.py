@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from app_util import figures, open_page
 import pandas as pd
+import pytest
+from app_util import figures, open_page
+from three_families import write_three_families
 
 from dashboard.runs_columns import default_columns, main_metrics
 from dashboard.workspace import MAX_RUNS, colours, drawn
-from three_families import write_three_families
 from trainers.run_tags import FAMILY
 
 FIXED = ("run_name", "status")

@@ -5,11 +5,11 @@ and a viewer who may open views but not change them, whatever the browser sends.
 from __future__ import annotations
 
 import pytest
-from streamlit.testing.v1 import AppTest
-
 from app_util import app_test, open_page
-from dashboard import accounts, login, views
+from streamlit.testing.v1 import AppTest
 from three_families import write_three_families
+
+from dashboard import accounts, login, views
 from trainers import tracking
 
 VIEWER, LAUNCHER = ("vera", "viewer-password-1"), ("lena", "launcher-password-1")

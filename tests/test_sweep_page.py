@@ -10,7 +10,8 @@ import re
 import pytest
 from app_util import array, figures, open_page
 
-from experiments import queue, store as run_store, sweeps
+from experiments import queue, sweeps
+from experiments import store as run_store
 from trainers import tracking
 
 # a grid runs over the fields sorted by name: trials 0..3 = (16, 0.1) (16, 0.01) (32, 0.1) (32, 0.01)

@@ -9,7 +9,8 @@ import pytest
 import tiny_family  # noqa: F401 - registers "tiny"
 from launch_util import check_pruned_sweep, runtime_in_tmp  # noqa: F401 - autouse fixture
 
-from experiments import queue, store as run_store, sweeps
+from experiments import queue, sweeps
+from experiments import store as run_store
 from trainers import pruning, tracking
 from trainers.config import ConfigError
 from trainers.run_record import TERMINAL, stored_spec

@@ -8,10 +8,10 @@ import re
 from urllib.parse import quote
 
 import pytest
-
-from browser_util import chromium, open_view, WAIT_MS, plotly_traces, require_chromium, streamlit_app, wait_for_rerun
-from dashboard import views
+from browser_util import WAIT_MS, chromium, open_view, plotly_traces, require_chromium, streamlit_app, wait_for_rerun
 from three_families import write_three_families
+
+from dashboard import views
 from trainers import tracking
 
 pytestmark = pytest.mark.browser

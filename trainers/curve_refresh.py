@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from functools import lru_cache
+from functools import cache
 
 import sqlalchemy as sa
 
@@ -22,7 +22,7 @@ from trainers import curve_summary as cs
 log = logging.getLogger(__name__)
 
 
-@lru_cache(maxsize=None)
+@cache
 def writer(uri: str) -> sa.Engine:
     """An engine for refreshes. On SQLite each transaction is a real ``BEGIN`` (the driver's
     own mode starts none before a SELECT): a snapshot's reads share one snapshot, and a write

@@ -18,8 +18,9 @@ import copy
 import importlib
 import inspect
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, create_model
 

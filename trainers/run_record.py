@@ -14,11 +14,10 @@ from functools import lru_cache
 from mlflow.entities import Param, RunTag
 
 from trainers import __version__, tracking
-from trainers.config import ConfigError
-from trainers.spec import RunSpec
-
 from trainers import run_tags as T
+from trainers.config import ConfigError
 from trainers.run_tags import TERMINAL  # noqa: F401 - re-exported: older callers import it from here
+from trainers.spec import RunSpec
 
 # The names other modules import from here; their one home is trainers.run_tags.
 SPEC_TAG, FAMILY_TAG, ERROR_TAG = T.SPEC, T.FAMILY, T.ERROR

@@ -8,8 +8,8 @@ import time
 import streamlit as st
 
 from dashboard import auth, reads
-from dashboard.text import md_text
 from dashboard.charts import live_figure
+from dashboard.text import md_text
 from experiments import activity, queue
 from trainers.metrics import TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from trainers.progress import duration_text

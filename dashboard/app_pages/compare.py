@@ -8,10 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import answers, chart_controls, completeness, reads, share, summaries, url_sync
-from dashboard.names import run_labels
-from dashboard.text import notice
-from dashboard.numbers import short_params
 from dashboard.compare_explorer import best_table, explore_seed, explore_ui, metrics_default
+from dashboard.names import run_labels
+from dashboard.numbers import short_params
+from dashboard.text import notice
 from dashboard.viewstate import ViewState
 
 PREFIX = "cmp"

@@ -11,10 +11,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import completeness, reads, resume_button, run_images, sweep_view, url_sync
-from dashboard.mlflow_ui import mlflow_run_url
-from dashboard.text import md_text, notice, status_text
 from dashboard.charts import confusion_figure, curves_figure, mark_flags
+from dashboard.mlflow_ui import mlflow_run_url
 from dashboard.numbers import short_number
+from dashboard.text import md_text, notice, status_text
 from dashboard.viewstate import ViewState
 from dashboard.zoom import points_note, zoom_ui
 from trainers import progress

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboard.data import artifacts as _artifacts
 from dashboard.analysis import health as _health
+from dashboard.data import artifacts as _artifacts
 from dashboard.data import curves_sql, engine, health_store, rest, runs_sql
 from trainers import tracking
 from trainers.run_tags import CLAIMED, HEARTBEAT

@@ -22,7 +22,7 @@ level's edges instead of equal widths over the curve's own first and last step).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -138,7 +138,7 @@ def _bounds(step_range) -> tuple[int, int]:
     return (INT64_MIN if lo is None else int(lo)), (INT64_MAX if hi is None else int(hi))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _queries(dialect: str) -> dict[str, str]:
     idx = SQLITE_INDEX if dialect == "sqlite" else ""
     return {
