@@ -127,8 +127,10 @@ def mlflow_round(page, url: str, eid: str, n_runs: int) -> dict[str, float]:
     hidden = page.locator('label:has(span:text-is("Unhide run"))')
     if n_runs > visible and hidden.count():
         name = page.evaluate("""() => {
-            const row = Array.from(document.querySelectorAll('.ag-row')).find(r => r.textContent.includes('Unhide run'));
-            return row ? Array.from(row.querySelectorAll('a')).map(a => a.textContent.trim()).find(Boolean) : null; }""")
+            const row = Array.from(document.querySelectorAll('.ag-row'))
+                .find(r => r.textContent.includes('Unhide run'));
+            return row ? Array.from(row.querySelectorAll('a')).map(a => a.textContent.trim()).find(Boolean)
+                       : null; }""")
         out["add a run"] = _after_click(page, hidden.first, MLFLOW_DRAWN, [len(METRICS), 2 * visible, name])
     return out
 
@@ -169,8 +171,12 @@ def main() -> None:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1400, "height": 1400})
-                first = _nav(page, f"{base}/compare?runs={','.join(experiments[sizes[0]][1])}&metrics={','.join(METRICS)}",
-                             RUNBOARD_DRAWN, [len(METRICS), sizes[0], False, None])
+                first = _nav(
+                    page,
+                    f"{base}/compare?runs={','.join(experiments[sizes[0]][1])}&metrics={','.join(METRICS)}",
+                    RUNBOARD_DRAWN,
+                    [len(METRICS), sizes[0], False, None],
+                )
                 after_start = memory_mb(dash.pid)
                 print(f"Runboard first view after the server started ({sizes[0]} runs): {first:.2f} s; "
                       f"dashboard memory RSS {after_start[0]:.0f} MB, PSS {after_start[1]:.0f} MB")
@@ -182,8 +188,11 @@ def main() -> None:
                     for key in ("navigation", "log y", "add a run"):
                         print(f"{n:>5} | {key:<12} | {_fmt(_median(ours, key)):>9} | {_fmt(_median(theirs, key)):>9}")
                 largest = memory_mb(dash.pid)
-                print(f"dashboard memory after the {sizes[-1]}-run views: RSS {largest[0]:.0f} MB, PSS {largest[1]:.0f} MB "
-                      f"(load {os.getloadavg()[0]:.1f}; rounds: {args.rounds}, medians)")
+                print(
+                    f"dashboard memory after the {sizes[-1]}-run views: "
+                    f"RSS {largest[0]:.0f} MB, PSS {largest[1]:.0f} MB "
+                    f"(load {os.getloadavg()[0]:.1f}; rounds: {args.rounds}, medians)"
+                )
                 browser.close()
         finally:
             for proc in (dash, server):

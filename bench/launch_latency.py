@@ -42,7 +42,7 @@ def submit_to_scheduled(n: int) -> list[float]:
     for i in range(n):
         start = time.perf_counter()
         run_id = queue.submit(build_spec("mlp", {"seed": i}), idempotency_key=f"bench-{time.time_ns()}")
-        _wait(lambda: client.get_run(run_id).info.status == "SCHEDULED")
+        _wait(lambda: client.get_run(run_id).info.status == "SCHEDULED")  # noqa: B023 - waited on here
         out.append(time.perf_counter() - start)
         queue.cancel(run_id)
     return out
@@ -159,8 +159,11 @@ def main() -> None:
         client = tracking.client()
         _wait(lambda: all(run_tags.HEARTBEAT in client.get_run(r).data.tags for r in ids), every=0.2)
         busy = page_seconds(args.reps)
-        print(f"dashboard default page (AppTest, server side): idle {statistics.median(idle):.2f} s, "
-              f"while 3 runs train {statistics.median(busy):.2f} s (ratio {statistics.median(busy) / statistics.median(idle):.2f}x)")
+        print(
+            f"dashboard default page (AppTest, server side): idle {statistics.median(idle):.2f} s, "
+            f"while 3 runs train {statistics.median(busy):.2f} s "
+            f"(ratio {statistics.median(busy) / statistics.median(idle):.2f}x)"
+        )
         for r in ids:
             queue.stop(r, grace_s=10)
         _wait(lambda: all(client.get_run(r).info.status in ("FINISHED", "FAILED", "KILLED") for r in ids), every=0.5)

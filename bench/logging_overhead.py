@@ -4,9 +4,9 @@
 
 Trains the same MLP on the digits for a fixed number of steps, logging ``train/loss`` every
 step, alternating the variants (the last adds what every ``trainers.train`` run logs besides:
-lr, gradient norm and throughput per step, system metrics every 5 s) in one process (so machine noise hits all of them), each
-on its own fresh SQLite store in a temp folder. The clock stops when the points are in the store
-(Runboard's time includes draining its writer). Prints median and best wall time, median CPU
+lr, gradient norm and throughput per step, system metrics every 5 s) in one process (so machine
+noise hits all of them), each on its own fresh SQLite store in a temp folder. The clock stops when
+the points are in the store (Runboard's time includes draining its writer). Prints median and best wall time, median CPU
 time and the overhead of each against no logger, plus how long Runboard's writer thread was busy
 and the CPU its writer process spent (on another core where there is one: it is not in the
 training's CPU column, and on a 2-core machine it competes with the training loop).
@@ -31,8 +31,8 @@ from pytorch_lightning.loggers import MLFlowLogger
 
 from trainers import tracking
 from trainers.logger import RunboardLogger
-from trainers.spec import build_spec
 from trainers.registry import get
+from trainers.spec import build_spec
 from trainers.step_health import StepHealth
 from trainers.system_metrics import SystemSampler
 
@@ -164,10 +164,16 @@ def main() -> None:
             print(f"rep {rep + 1}: {name:34s} {seconds:7.2f} s wall {cpu_s:7.2f} s CPU {writer_s:5.2f} s writer "
                   f"process CPU ({points} points stored)", flush=True)
     base_w, base_c = statistics.median(wall["no logger"]), statistics.median(cpu["no logger"])
-    print(f"\n{args.steps} steps, log every step, {args.reps} alternating repetitions (CPU = all threads of this process;\nbest = fastest repetition, the least disturbed by the rest of the machine):\n")
+    print(
+        f"\n{args.steps} steps, log every step, {args.reps} alternating repetitions "
+        "(CPU = all threads of this process;\n"
+        "best = fastest repetition, the least disturbed by the rest of the machine):\n"
+    )
     best_w = min(wall["no logger"])
-    print("| variant | median wall s | overhead (median) | best wall s | overhead (best) | median CPU s | overhead (CPU) "
-          "| writer process CPU s |")
+    print(
+        "| variant | median wall s | overhead (median) | best wall s | overhead (best) | median CPU s | overhead (CPU) "
+        "| writer process CPU s |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name in variants:
         w, b, c = statistics.median(wall[name]), min(wall[name]), statistics.median(cpu[name])

@@ -22,6 +22,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -102,13 +103,21 @@ def clone_runs(uri: str, template_id: str, n: int) -> None:
     with eng.connect() as conn:
         run = dict(conn.execute(sa.text("SELECT * FROM runs WHERE run_uuid = :r"), {"r": template_id}).mappings().one())
         children = {
-            t: [dict(m) for m in conn.execute(sa.text(f"SELECT * FROM {t} WHERE run_uuid = :r"), {"r": template_id}).mappings()]
+            t: [
+                dict(m)
+                for m in conn.execute(sa.text(f"SELECT * FROM {t} WHERE run_uuid = :r"), {"r": template_id}).mappings()
+            ]
             for t in ("params", "tags", "latest_metrics", "metrics")
         }
     eng.dispose()
     new_ids = [uuid.uuid4().hex for _ in range(n)]
     cols = tuple(run)
-    _bulk(uri, "runs", cols, [tuple({**run, "run_uuid": rid, "name": f"clone-{i}"}.values()) for i, rid in enumerate(new_ids)])
+    _bulk(
+        uri,
+        "runs",
+        cols,
+        [tuple({**run, "run_uuid": rid, "name": f"clone-{i}"}.values()) for i, rid in enumerate(new_ids)],
+    )
     for table, rows in children.items():
         if rows:
             cols = tuple(rows[0])
@@ -172,7 +181,7 @@ def bench_curves(uri: str, rounds: int, table: list) -> None:
     _, ids = make_runs(uri, "bench-100", 100)
     log_curves(uri, ids, 1000)
     analyze(uri)
-    ours_fn = lambda: data.curves(ids, METRICS, uri=uri)  # noqa: E731
+    ours_fn = partial(data.curves, ids, METRICS, uri=uri)
     if tracking.sqlite_path(uri) is None:
         theirs, ours = duel(uri, rounds, history_loop(uri, ids, METRICS), ours_fn)
     else:
@@ -186,7 +195,7 @@ def bench_long(uri: str, rounds: int, points: int, table: list) -> None:
     _, ids = make_runs(uri, f"bench-long-{points}", 1)
     log_curves(uri, ids, points, metrics=("train/loss",))
     analyze(uri)
-    reduce = lambda: data.curves(ids, ["train/loss"], max_points=1000, uri=uri)  # noqa: E731
+    reduce = partial(data.curves, ids, ["train/loss"], max_points=1000, uri=uri)
     theirs, ours = duel(uri, rounds, history_loop(uri, ids, ["train/loss"]), reduce)
     table.append((f"one {points:,}-step curve -> 1,000 buckets", "get_metric_history", theirs, ours))
 
@@ -238,8 +247,12 @@ def main(argv=None) -> None:
         if tracking.sqlite_path(uri) is not None:
             start = time.perf_counter()
             ready = reader_process.wait_ready()
-            print(f"Arrow reader process {'ready' if ready else 'NOT AVAILABLE'} after {time.perf_counter() - start:.2f} s "
-                  "(started once per dashboard process; not in the timings)", flush=True)
+            print(
+                f"Arrow reader process {'ready' if ready else 'NOT AVAILABLE'} "
+                f"after {time.perf_counter() - start:.2f} s "
+                "(started once per dashboard process; not in the timings)",
+                flush=True,
+            )
         table: list = []
         long_points = 200_000 if args.quick else 1_000_000
         print(f"store: {uri.split('@')[-1]}; rounds: {rounds}; long curve: {long_points:,} points", flush=True)

@@ -17,7 +17,8 @@ Printed per backend (time ratios, both sides measured in this run):
 - length: one curve of ``--long-steps`` vs one of ``--short-steps``, ``--buckets`` buckets, after
   the first read (median of ``--rounds``); target ratio <= 2;
 - compare: ``--runs`` x ``--metrics`` x ``--steps``, the second read in a fresh process (summaries
-  built by a first one; its engine made before the clock starts) vs today's raw path (``RUNBOARD_CURVE_SUMMARIES=0``, fresh process) vs
+  built by a first one; its engine made before the clock starts) vs today's raw path
+  (``RUNBOARD_CURVE_SUMMARIES=0``, fresh process) vs
   MLflow's ``get_metric_history`` loop (timed on ``--mlflow-curves`` curves, scaled to all);
 - runs table: ``dashboard.data.runs`` (summaries fresh) vs ``mlflow.search_runs`` (medians);
 - first read of a never-summarised ``--steps`` curve written by someone else (includes its build)
@@ -37,7 +38,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import sqlalchemy as sa
 
 from trainers import tracking
@@ -65,10 +65,14 @@ def populate(uri: str, a: argparse.Namespace) -> dict:
 # sin(step / 997 + phase) with one spike of 1e6 mid-curve; timestamps one ms apart.
 _VALUE = "sin(s / 997.0 + :phase) + CASE WHEN s = :mid THEN 1e6 ELSE 0 END, :t0 + s, s"
 _GENERATE = {
-    "sqlite": ("WITH RECURSIVE g(s) AS (SELECT 0 UNION ALL SELECT s + 1 FROM g WHERE s < :n - 1) "
-               f"INSERT INTO metrics (key, value, timestamp, step, is_nan, run_uuid) SELECT :key, {_VALUE}, 0, :run FROM g"),
-    "postgresql": ("INSERT INTO metrics (key, value, timestamp, step, is_nan, run_uuid) "
-                   f"SELECT :key, {_VALUE}, false, :run FROM generate_series(0, :n - 1) s"),
+    "sqlite": (
+        "WITH RECURSIVE g(s) AS (SELECT 0 UNION ALL SELECT s + 1 FROM g WHERE s < :n - 1) "
+        f"INSERT INTO metrics (key, value, timestamp, step, is_nan, run_uuid) SELECT :key, {_VALUE}, 0, :run FROM g"
+    ),
+    "postgresql": (
+        "INSERT INTO metrics (key, value, timestamp, step, is_nan, run_uuid) "
+        f"SELECT :key, {_VALUE}, false, :run FROM generate_series(0, :n - 1) s"
+    ),
 }
 
 
@@ -100,12 +104,17 @@ def child(uri: str, runs: list[str], keys: list[str], buckets: int, summaries: b
     so its ratio does not move with the other processes on a loaded machine."""
     env = {**os.environ, "RUNBOARD_CURVE_SUMMARIES": "1" if summaries else "0", "RUNBOARD_ARROW_READER": "0"}
     # The engine (and the store check MLflow's migrations cost) is made before the clock starts.
-    code = ("import json, sys, time; from dashboard import data; from dashboard.data import engine; a = json.loads(sys.argv[1]); "
-            "engine.engine(a['uri']); t, c = time.perf_counter(), time.process_time(); "
-            "df = data.curves(a['runs'], a['keys'], max_points=a['b'], uri=a['uri']); "
-            "print(time.perf_counter() - t, time.process_time() - c)")
+    code = (
+        "import json, sys, time; from dashboard import data; from dashboard.data import engine; "
+        "a = json.loads(sys.argv[1]); "
+        "engine.engine(a['uri']); t, c = time.perf_counter(), time.process_time(); "
+        "df = data.curves(a['runs'], a['keys'], max_points=a['b'], uri=a['uri']); "
+        "print(time.perf_counter() - t, time.process_time() - c)"
+    )
     arg = json.dumps({"uri": uri, "runs": runs, "keys": keys, "b": buckets})
-    out = subprocess.run([sys.executable, "-c", code, arg], env=env, capture_output=True, text=True, check=True, cwd=tracking.REPO)
+    out = subprocess.run(
+        [sys.executable, "-c", code, arg], env=env, capture_output=True, text=True, check=True, cwd=tracking.REPO
+    )
     wall, cpu = out.stdout.strip().splitlines()[-1].split()
     return float(wall), float(cpu)
 
@@ -207,8 +216,12 @@ def main() -> None:
     p.add_argument("--rebuild", action="store_true", help="populate the stores again")
     a = p.parse_args()
     a.long_steps = a.long_steps or 10 * a.steps
-    print(f"read_scale: {a.runs} runs x {a.metrics} metrics x {a.steps} steps; long {a.long_steps} vs short {a.short_steps}; "
-          f"{a.buckets} buckets; load {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"read_scale: {a.runs} runs x {a.metrics} metrics x {a.steps} steps; "
+        f"long {a.long_steps} vs short {a.short_steps}; "
+        f"{a.buckets} buckets; load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     results = {}
     a.cache.mkdir(parents=True, exist_ok=True)
     for backend in a.backends.split(","):

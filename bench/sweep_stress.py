@@ -125,7 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.sweeps):
             kind, par = ("optuna", "grid", "random")[i % 3], 2 + i % 3
             if kind == "grid":
-                space = {"lr": [0.01, 0.02, 0.05], "batch_size": [4, 8]} if args.budget >= 6 else {"lr": [0.01, 0.05], "batch_size": [4, 8]}
+                space = (
+                    {"lr": [0.01, 0.02, 0.05], "batch_size": [4, 8]}
+                    if args.budget >= 6
+                    else {"lr": [0.01, 0.05], "batch_size": [4, 8]}
+                )
                 budget = 6 if args.budget >= 6 else 4
             else:
                 space, budget = {"lr": {"low": 1e-3, "high": 0.1, "log": True}}, args.budget

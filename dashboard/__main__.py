@@ -15,8 +15,9 @@ APP = Path(__file__).with_name("app.py")
 
 
 def main(argv: list[str] | None = None) -> None:
-    from experiments.worker import ensure_started
     from streamlit.web import cli
+
+    from experiments.worker import ensure_started
 
     args = sys.argv[1:] if argv is None else argv
     if not {"-h", "--help"} & set(args):  # asking for help starts no runs

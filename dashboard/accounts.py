@@ -27,10 +27,11 @@ import os
 import re
 import sys
 import tempfile
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+import tomllib
 
 ROLES = ("viewer", "launcher")
 ENV = "RUNBOARD_ACCOUNTS"

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import summaries, ui
+from dashboard import reads, summaries, url_sync
 from dashboard.analysis import importance, significance
 from dashboard.charts import importance_figure
 from dashboard.viewstate import SIG_CHOICES
@@ -70,7 +70,7 @@ def summary_ui(key: str, metrics: list[str]):
     plain = [m for m in metrics if m != "epoch"]
     if how != "at_best" or not plain:
         return "last" if how == "at_best" else how
-    ui.keep_valid(f"{key}_by", plain, "val/loss" if "val/loss" in plain else plain[0])
+    url_sync.keep_valid(f"{key}_by", plain, "val/loss" if "val/loss" in plain else plain[0])
     with c2:
         other = st.selectbox("Best epoch of", plain, key=f"{key}_by")
     return ("at_best", other)
@@ -88,10 +88,12 @@ def _curves(sel: pd.DataFrame, metrics: list[str], summary) -> pd.DataFrame | No
     if not isinstance(summary, tuple):
         return None
     wanted = tuple(sorted({*metrics, summary[1]}))
-    return ui.curves(tuple(sel["run_id"]), wanted, max_points=AT_BEST_POINTS)
+    return reads.curves(tuple(sel["run_id"]), wanted, max_points=AT_BEST_POINTS)
 
 
-def significance_ui(sel: pd.DataFrame, groups: dict[str, str], metrics: list[str], summary) -> list[tuple[str, pd.DataFrame]]:
+def significance_ui(
+    sel: pd.DataFrame, groups: dict[str, str], metrics: list[str], summary
+) -> list[tuple[str, pd.DataFrame]]:
     """One group-test table per metric; returns them (heading, table) for the HTML export."""
     direction = {m: "higher is better" if higher_is_better(m) else "lower is better" for m in metrics}
     curves = _curves(sel, metrics, summary)

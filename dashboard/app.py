@@ -7,7 +7,7 @@ Run from the repository root: ``.venv/bin/python -m dashboard`` (``-m`` puts the
 
 import streamlit as st
 
-from dashboard import auth, data, login, share, ui
+from dashboard import auth, data, login, reads, share
 from experiments.worker import ensure_started
 from trainers import tracking
 
@@ -39,8 +39,8 @@ def _frame() -> None:
             login.return_to_view(PAGES)
         login.account_ui(user, cfg)
         auth.refusal_ui()
-        if problem := ui.store_problem(tracking.tracking_uri()):  # every page, also those that read nothing yet
-            ui.store_down_ui(problem)
+        if problem := reads.store_problem(tracking.tracking_uri()):  # every page, also those that read nothing yet
+            reads.store_down_ui(problem)
         page.run()
         share.link_ui(page.url_path)
 
@@ -50,4 +50,4 @@ try:
 except Exception as exc:  # a store that is down, refused or full: one message on every page, no traceback
     if not data.unreachable(exc):
         raise
-    ui.store_down_ui(data.one_line(exc))
+    reads.store_down_ui(data.one_line(exc))

@@ -24,7 +24,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import accounts
-from dashboard.ui import md_text
+from dashboard.text import md_text
 
 MODES = ("off", "accounts", "oidc")
 ENV = "RUNBOARD_AUTH"

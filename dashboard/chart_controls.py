@@ -12,10 +12,12 @@ from collections.abc import Mapping
 import pandas as pd
 import streamlit as st
 
-from dashboard import share, summaries, ui
+from dashboard import reads, share, summaries, url_sync
 from dashboard.charts import curves_figure
+from dashboard.names import run_labels
+from dashboard.text import notice
 from dashboard.viewstate import BAND_CHOICES, MAX_SMOOTH, X_CHOICES, ViewState
-from dashboard.widgets import points_note, zoom_ui
+from dashboard.zoom import points_note, zoom_ui
 
 AUTO, NONE = "", "none"
 X_LABELS = {"step": "Step", "epoch": "Epoch", "relative": "Relative time", "wall": "Wall time"}
@@ -51,7 +53,7 @@ def _group_ui(prefix: str, sel: pd.DataFrame, ids: list[str]) -> str | None:
     if wanted not in options:  # a link may say "lr" for "params.lr"
         match = [o for o in (f"params.{wanted}", f"tags.{wanted}") if o in options]
         if not match:
-            ui.notice(f"Group: no param or tag named {wanted} among these runs; grouping automatically.")
+            notice(f"Group: no param or tag named {wanted} among these runs; grouping automatically.")
         st.session_state[key] = match[0] if match else AUTO
     choice = st.selectbox("Group runs", options, key=key,
                           format_func=lambda o: names.get(o, o.split(".", 1)[-1]),
@@ -76,17 +78,17 @@ def controls_ui(prefix: str, sel: pd.DataFrame, ids: list[str], metric_options: 
     with c1:
         if not st.session_state.get(key) or (follow and st.session_state.get(auto, True)):
             st.session_state[key] = default_metrics
-        ui.keep_valid(key, metric_options)
+        url_sync.keep_valid(key, metric_options)
         metrics = st.multiselect("Metrics", metric_options, key=key, on_change=_set, args=(auto, False))
         group = _group_ui(prefix, sel, ids)
     with c2:
-        ui.keep_valid(f"{prefix}_x", X_CHOICES, "step")
+        url_sync.keep_valid(f"{prefix}_x", X_CHOICES, "step")
         x = st.radio("X axis", X_CHOICES, key=f"{prefix}_x", format_func=X_LABELS.get, horizontal=True)
         smooth = st.slider("Smoothing (EMA)", 0.0, MAX_SMOOTH, step=0.01, key=f"{prefix}_smooth",
                            help="TensorBoard-style exponential moving average; the raw line stays faint.")
     with c3:
         logy = st.toggle("Log y", key=f"{prefix}_logy")
-        ui.keep_valid(f"{prefix}_band", BAND_CHOICES, "std")
+        url_sync.keep_valid(f"{prefix}_band", BAND_CHOICES, "std")
         band = st.radio("Group band", BAND_CHOICES, key=f"{prefix}_band", format_func=BAND_LABELS.get,
                         horizontal=True, disabled=group is None)
     steps = zoom_ui(prefix)
@@ -107,7 +109,7 @@ def groups(sel: pd.DataFrame, ids: list[str], by: str | None) -> dict[str, str] 
     try:
         return summaries.group_labels(sel, ids, by)
     except ValueError as exc:
-        ui.notice(f"Not grouped: {exc}")
+        notice(f"Not grouped: {exc}")
         return None
 
 
@@ -116,9 +118,9 @@ def charts_ui(prefix: str, ids: list[str], sel: pd.DataFrame, view: dict, best: 
     """One chart per metric, two per row, and (``export``) the HTML download of them all; returns
     the figures (a caller that exports them itself adds to the file, e.g. Compare's answers)."""
     metrics = view["metrics"]
-    curves = ui.curves(ids, metrics, step_range=view["steps"], live=live)
+    curves = reads.curves(ids, metrics, step_range=view["steps"], live=live)
     totals = curves.attrs.get("total_points", {})
-    labels = ui.run_labels(sel)
+    labels = run_labels(sel)
     starts = dict(zip(sel["run_id"], sel["start_time"]))
     cols, figs = (st.columns(2) if len(metrics) > 1 else [st.container()]), []
     for i, metric in enumerate(metrics):
@@ -143,7 +145,7 @@ def charts_ui(prefix: str, ids: list[str], sel: pd.DataFrame, view: dict, best: 
 
 def runs_note(sel: pd.DataFrame, ids: list[str]) -> str:
     """The HTML download's line naming the runs."""
-    labels = ui.run_labels(sel)
+    labels = run_labels(sel)
     return "Runs: " + ", ".join(labels[r] for r in ids)
 
 
@@ -156,7 +158,7 @@ def charts_or_live_ui(prefix: str, ids: list[str], sel: pd.DataFrame, view: dict
 
     @st.fragment(run_every=LIVE_EVERY)
     def live() -> None:
-        statuses = ui.runs(None).set_index("run_id")["status"].reindex(ids)
+        statuses = reads.runs(None).set_index("run_id")["status"].reindex(ids)
         if not (statuses == "RUNNING").any():
             st.rerun()  # the last run ended: redraw the page once, without the timer
         st.caption(f"Live: refreshing every {LIVE_EVERY} while a run is RUNNING.")

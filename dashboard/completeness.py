@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import ui
+from dashboard.text import notice
 from trainers.run_tags import ERROR, POINTS_NOT_WRITTEN, RECOVERING
 
 COLUMN = f"tags.{POINTS_NOT_WRITTEN}"
@@ -28,10 +28,10 @@ def run_notice_ui(run_id: str, tags: dict[str, str]) -> None:
         return
     st.badge(text, icon=":material/warning:", color="orange")
     if tags.get(POINTS_NOT_WRITTEN) == RECOVERING:
-        ui.notice("This run's missing points are being written now; its curves are incomplete until then.")
+        notice("This run's missing points are being written now; its curves are incomplete until then.")
     else:
-        ui.notice(f"This run's curves are incomplete: {tags.get(ERROR) or text}. Points kept in the journal are "
-                  f"written by python -m trainers.recover {run_id} on the host that trained it.")
+        notice(f"This run's curves are incomplete: {tags.get(ERROR) or text}. Points kept in the journal are "
+               f"written by python -m trainers.recover {run_id} on the host that trained it.")
 
 
 def compare_notice_ui(sel: pd.DataFrame) -> None:
@@ -42,5 +42,5 @@ def compare_notice_ui(sel: pd.DataFrame) -> None:
     marked = [(name, text) for name, text in marked if text]
     if marked:
         st.badge("Incomplete runs", icon=":material/warning:", color="orange")
-        ui.notice("Some curves here are incomplete: " + "; ".join(f"{n} ({t.lower()})" for n, t in marked)
-                  + ". Compare them with care.")
+        notice("Some curves here are incomplete: " + "; ".join(f"{n} ({t.lower()})" for n, t in marked)
+               + ". Compare them with care.")

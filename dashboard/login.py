@@ -9,8 +9,9 @@ from collections.abc import Iterable
 
 import streamlit as st
 
-from dashboard import accounts, share, ui
+from dashboard import accounts, share
 from dashboard.auth import SESSION_KEY, AuthConfig, User, secrets_section
+from dashboard.text import md_text, notice
 
 MAX_FAILURES = 5  # wrong passwords for one name before it is locked for LOCK_S
 LOCK_S = 60
@@ -71,8 +72,8 @@ def _oidc_button() -> None:
         st.error("RUNBOARD_AUTH=oidc needs an [auth] section in .streamlit/secrets.toml (see README).")
         return
     if st.user.get("is_logged_in", False):  # the provider knows them; Runboard's lists do not
-        ui.notice(f"{st.user.get('email') or 'This account'} may not use this dashboard: ask an admin "
-                  "to add it to [runboard] in .streamlit/secrets.toml.", "error")
+        notice(f"{st.user.get('email') or 'This account'} may not use this dashboard: ask an admin "
+               "to add it to [runboard] in .streamlit/secrets.toml.", "error")
         st.button("Sign out", on_click=st.logout, key="auth_logout")
         return
     share.remember_view_ui()
@@ -98,7 +99,7 @@ def _sign_out() -> None:
 def account_ui(user: User, cfg: AuthConfig) -> None:
     if cfg.mode == "off":
         return
-    st.sidebar.caption(f"Signed in as {ui.md_text(user.name)} · {user.role}")
+    st.sidebar.caption(f"Signed in as {md_text(user.name)} · {user.role}")
     if cfg.mode == "accounts":
         st.sidebar.button("Sign out", key="auth_signout", on_click=_sign_out)
     else:

@@ -9,7 +9,8 @@ import re
 
 import streamlit as st
 
-from dashboard import data, ui
+from dashboard import data, url_sync
+from dashboard.text import notice
 
 TTL = 10  # s: a running run adds an image per epoch
 _NUMBER = re.compile(r"(\d+)\.\w+$")
@@ -36,7 +37,7 @@ def section(run_id: str) -> None:
     try:
         paths = _images(run_id)
     except Exception as exc:  # noqa: BLE001 - a store failure is shown, the rest of the page still draws
-        ui.notice(f"Cannot list the run's image artifacts: {type(exc).__name__}: {exc}")
+        notice(f"Cannot list the run's image artifacts: {type(exc).__name__}: {exc}")
         return
     if not paths:
         return
@@ -48,7 +49,7 @@ def section(run_id: str) -> None:
     for i, (folder, files) in enumerate(sorted(folders.items())):
         with cols[i % len(cols)]:
             key = f"run_image_{folder or 'root'}"
-            ui.keep_valid(key, files, files[-1])
+            url_sync.keep_valid(key, files, files[-1])
             path = (st.select_slider(folder or "Images", files, key=key, format_func=_label)
                     if len(files) > 1 else files[0])
             content = _image(run_id, path)

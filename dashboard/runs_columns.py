@@ -10,16 +10,12 @@ from __future__ import annotations
 import pandas as pd
 
 from trainers.metrics import PRIMARY, is_main
-from trainers.run_tags import FAMILY, NAMESPACE, RUN_NAME
+from trainers.run_tags import FAMILY, RUN_NAME
 
 MAX_DEFAULT_PARAMS = 10
 MAX_DEFAULT_METRICS = 8
 FAMILY_COL = f"tags.{FAMILY}"
 INFO_COLUMNS = ("user", "end_time", "parent_run_id", "experiment_id", "run_id")
-LABELS = {"start_time": "Started", "end_time": "Ended", "run_name": "Run", "status": "Status",
-          "duration_s": "Duration (s)", "queue_wait_s": "Queued (s)", "parent_run_id": "Parent run", "user": "User",
-          "experiment_id": "Experiment", "run_id": "Run id"}
-_RUNBOARD_TAG = f"tags.{NAMESPACE}"
 
 
 def _present(frame: pd.DataFrame, col: str) -> bool:
@@ -60,18 +56,6 @@ def column_options(frame: pd.DataFrame, metrics: list[str]) -> list[str]:
     tags = sorted(c for c in frame.columns if c.startswith("tags.") and c != f"tags.{RUN_NAME}")
     info = [c for c in INFO_COLUMNS if c in frame.columns]
     return [f"metrics.{m}" for m in metrics] + params + tags + info
-
-
-def column_label(col: str) -> str:
-    """What a person reads: ``lr``, ``family``, ``val/acc``; the raw key goes in the tooltip."""
-    if col in LABELS:
-        return LABELS[col]
-    if col.startswith(_RUNBOARD_TAG):
-        return col.removeprefix(_RUNBOARD_TAG)
-    for prefix in ("params.", "metrics.", "tags."):
-        if col.startswith(prefix):
-            return col.removeprefix(prefix)
-    return col
 
 
 def ordered(table_cols: list[str]) -> list[str]:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from dashboard.names import run_labels
 from dashboard.numbers import short_number
 from trainers.metrics import higher_is_better
 
@@ -57,9 +58,8 @@ def _param_cols(df: pd.DataFrame) -> list[str]:
 
 def _labels(df: pd.DataFrame) -> list[str]:
     """Run names as column labels; ids disambiguate missing or repeated names."""
-    names = [n if isinstance(n, str) and n else r[:8] for n, r in zip(df["run_name"], df["run_id"])]
-    dup = {n for n in names if names.count(n) > 1}
-    return [f"{n} ({r[:8]})" if n in dup else n for n, r in zip(names, df["run_id"])]
+    labels = run_labels(df)
+    return [labels[r] for r in df["run_id"]]
 
 
 def _as_text(values: pd.Series) -> pd.Series:

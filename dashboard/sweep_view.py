@@ -1,14 +1,14 @@
 """Run page section for a sweep's parent run: its trials as a table (swept fields, status, the
 objective), the objective against the trial number with the best so far, and parallel coordinates
 of the trials — in place of the parent's own curves (a single ``best/<metric>`` point at the end).
-Reads go through ``dashboard.ui`` (cached ``dashboard.data``), never MLflow directly."""
+Reads go through ``dashboard.reads`` (cached ``dashboard.data``), never MLflow directly."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import ui
+from dashboard import reads
 from dashboard.charts._style import plain
 from dashboard.charts.sweep import (
     PRUNED_AT,
@@ -21,6 +21,8 @@ from dashboard.charts.sweep import (
     sweep_parallel_figure,
     trials_table,
 )
+from dashboard.names import run_name
+from dashboard.text import md_text, notice
 from experiments import sweeps
 from experiments.sweeps import Definition
 from trainers.run_tags import SWEEP_TRIAL
@@ -36,22 +38,22 @@ def definition(info: dict) -> Definition | None:
 def parent_link(info: dict) -> None:
     """A trial's way back to its sweep's results (any nested run's to its parent), in this tab."""
     pid = info.get("parent_run_id")
-    parent = ui.run(pid) if pid else None
+    parent = reads.run(pid) if pid else None
     if parent is None:  # not nested, or the parent was deleted
         return
-    name = parent.get("run_name") or pid[:8]
+    name = run_name(parent.get("run_name"), pid)
     trial = info.get("tags", {}).get(SWEEP_TRIAL)
     label = f"Trial {trial} of sweep {name}" if trial is not None and definition(parent) else f"Parent run {name}"
-    st.page_link("app_pages/run.py", label=ui.md_text(label), icon=":material/arrow_upward:", query_params={"run": pid})
+    st.page_link("app_pages/run.py", label=md_text(label), icon=":material/arrow_upward:", query_params={"run": pid})
 
 
 def section(rid: str, experiment_id: str, sweep: Definition) -> None:
     """Draw the sweep's results; a sweep with no trials yet says so."""
-    trials = trials_table(ui.read_or_stop("the sweep's trials", ui.children, rid), sweep.fields, sweep.metric)
+    trials = trials_table(reads.read_or_stop("the sweep's trials", reads.children, rid), sweep.fields, sweep.metric)
     st.subheader("Sweep")
-    st.caption(ui.md_text(f"{sweep.kind.capitalize()} sweep over {', '.join(sweep.fields)} · objective "
-                          f"{sweep.metric} ({_WORDS.get(sweep.direction, sweep.direction)}) · "
-                          f"{len(trials)} of {sweep.budget} trials queued, {int(trials[SCORED].sum())} scored"))
+    st.caption(md_text(f"{sweep.kind.capitalize()} sweep over {', '.join(sweep.fields)} · objective "
+                       f"{sweep.metric} ({_WORDS.get(sweep.direction, sweep.direction)}) · "
+                       f"{len(trials)} of {sweep.budget} trials queued, {int(trials[SCORED].sum())} scored"))
     if trials.empty:
         st.info("No trials yet: the queue worker creates them as the sweep advances.")
         return
@@ -59,8 +61,8 @@ def section(rid: str, experiment_id: str, sweep: Definition) -> None:
         _savings(trials, sweep.prune)
     best = best_trial(trials, sweep.metric, sweep.direction)
     if best is not None:
-        ui.notice(f"Best so far: trial {best[TRIAL]} ({_name(best)}), {sweep.metric} = "
-                  f"{best[objective_column(sweep.metric)]:.4g}", "success")
+        notice(f"Best so far: trial {best[TRIAL]} ({_name(best)}), {sweep.metric} = "
+               f"{best[objective_column(sweep.metric)]:.4g}", "success")
     selected = _table_ui(trials, sweep)
     _actions(selected, best, experiment_id, trials)
     c1, c2 = st.columns(2)
@@ -85,11 +87,13 @@ def _savings(trials: pd.DataFrame, rule: str | None) -> None:
     c1.metric(label, f"{saved['pruned']} of {saved['ended']} pruned", help="Trials stopped early, of those that ended.")
     c2.metric("Steps run", f"{saved['steps']:,} of {saved['max_steps']:,}",
               help="Training steps the ended trials ran, against each running to the end.")
-    c3.metric("Compute saved", f"{saved['saved']:.0%}", help=f"Epochs run: {saved['epochs']:,} of {saved['max_epochs']:,}.")
+    c3.metric(
+        "Compute saved", f"{saved['saved']:.0%}", help=f"Epochs run: {saved['epochs']:,} of {saved['max_epochs']:,}."
+    )
 
 
 def _name(row: pd.Series) -> str:
-    return row["run_name"] if isinstance(row["run_name"], str) and row["run_name"] else row["run_id"][:8]
+    return run_name(row["run_name"], row["run_id"])
 
 
 def _table_ui(trials: pd.DataFrame, sweep: Definition) -> str | None:

@@ -1,7 +1,7 @@
 """The Runs page's saved views: pick one (this experiment's, or another's), save the view shown,
 make one the default, delete one; and which view a link (``view=…``) or a first visit opens.
 
-Opening a view only rewrites the URL before the page reads it (``ui.url_state`` then seeds every
+Opening a view only rewrites the URL before the page reads it (``url_sync.url_state`` then seeds every
 widget from it), so a view opens exactly like its share link. Changes need the launcher role,
 checked in the callbacks themselves (a forged click from a viewer is refused on the server).
 """
@@ -11,7 +11,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, ui, views
+from dashboard import auth, reads, views
+from dashboard.text import notice
 from dashboard.views import View
 
 PENDING = "runs_view_open"  # params a callback asked to open, read before the page's widgets
@@ -19,13 +20,13 @@ MESSAGE = "runs_view_msg"
 ROLE = "launcher"
 
 
-@st.cache_data(ttl=ui.TTL, show_spinner=False)
+@st.cache_data(ttl=reads.TTL, show_spinner=False)
 def _every() -> list[View]:
     return views.every_view()
 
 
 def every() -> list[View]:
-    return ui.read_or_stop("saved views", _every)
+    return reads.read_or_stop("saved views", _every)
 
 
 def _vid(view: View) -> str:
@@ -48,7 +49,7 @@ def to_open(exps: pd.DataFrame) -> dict[str, str] | None:
     if "view" in params:
         view = _find(every(), params["view"], params.get("exp"))
         if view is None:
-            ui.notice(f"Link: no saved view is named {params['view'][:60]}; showing the link's other settings.")
+            notice(f"Link: no saved view is named {params['view'][:60]}; showing the link's other settings.")
             return {k: v for k, v in params.items() if k != "view"}
         return {**view.params, "exp": params.get("exp") or view.experiment_id}
     picked, last = st.session_state.get("runs_exp"), st.session_state.get("runs_url")
@@ -106,14 +107,20 @@ def views_ui(exp: str) -> None:
     """The saved-views bar: open, make default, delete; save the view shown under a name."""
     auth.refusal_ui()
     if message := st.session_state.pop(MESSAGE, None):
-        ui.notice(message[1], message[0])
+        notice(message[1], message[0])
     every_view = every()
     mine = [v for v in every_view if v.experiment_id == exp]
     by_id = {_vid(v): v for v in mine + [v for v in every_view if v.experiment_id != exp]}
     can_change = auth.can_launch()
     c1, c2, c3, c4 = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
-    picked = c1.selectbox("Saved views", list(by_id), key="runs_view", index=None, format_func=lambda i: _label(by_id[i], exp),
-                          placeholder="Open a saved view" if by_id else "No saved views yet")
+    picked = c1.selectbox(
+        "Saved views",
+        list(by_id),
+        key="runs_view",
+        index=None,
+        format_func=lambda i: _label(by_id[i], exp),
+        placeholder="Open a saved view" if by_id else "No saved views yet",
+    )
     view = by_id.get(picked)
     c2.button("Open", key="runs_view_go", disabled=view is None, on_click=_open,
               args=(view.params if view else {}, exp))

@@ -15,11 +15,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+from dashboard.query_syntax import MAX_LENGTH
+
 X_CHOICES = ("step", "epoch", "relative", "wall")
 BAND_CHOICES = ("std", "ci95")
 SIG_CHOICES = ("last", "best", "at_best")  # a run's value for significance and importance
 MAX_SMOOTH = 0.99
-MAX_QUERY = 2_000  # same bound as dashboard.query.MAX_LENGTH
+MAX_QUERY = MAX_LENGTH  # a link carries no longer filter than the filter language reads
 MAX_ITEMS = {"runs": 500, "metrics": 50, "cols": 100, "pparams": 50}
 MAX_STEP = 2**53 - 1  # steps beyond JavaScript's safe integers cannot round-trip a number input
 MAX_NAME = 250  # MLflow's limit for metric / param / tag keys
@@ -28,7 +30,7 @@ _RUN_ID = re.compile(r"[0-9a-f]{32}")
 _EXP = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 # Metric and column names: what MLflow allows in keys (no comma: it separates list items), not
 # starting with "-" (that marks a descending sort) or a space.
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./\-: @]{0,%d}" % (MAX_NAME - 1))
+_NAME = re.compile(rf"[A-Za-z0-9_][A-Za-z0-9_./\-: @]{{0,{MAX_NAME - 1}}}")
 _UNSAFE = re.compile(r"[^A-Za-z0-9 _.,/:@=+\-()]")
 _STEPS = re.compile(r"(-?[0-9]{1,16})?:(-?[0-9]{1,16})?")  # "lo:hi", either end may be empty
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")

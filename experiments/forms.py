@@ -20,8 +20,6 @@ from trainers.excerpt import excerpt
 from trainers.registry import families
 from trainers.spec import RunSpec, build_spec
 
-NAME_FIELDS = ("name", "experiment")
-
 
 @dataclass(frozen=True)
 class FormField:
@@ -68,7 +66,9 @@ def form_fields(family: str) -> list[FormField]:
     out = []
     for name, info in config.model_fields.items():
         kind, options = _kind(info.annotation)
-        out.append(FormField(name, kind, info.default, info.description or "", options=options, **_bounds(info.metadata)))
+        out.append(
+            FormField(name, kind, info.default, info.description or "", options=options, **_bounds(info.metadata))
+        )
     return out
 
 
@@ -78,7 +78,9 @@ def _clean(value: Any) -> Any:
     return None if value is None or value == "" else value  # blank: keep the default
 
 
-def validate(family: str, raw: dict[str, Any], experiment: Any = None, run_name: Any = None) -> tuple[RunSpec | None, dict[str, str]]:
+def validate(
+    family: str, raw: dict[str, Any], experiment: Any = None, run_name: Any = None
+) -> tuple[RunSpec | None, dict[str, str]]:
     """``(spec, {})`` for a launchable form, else ``(None, {field: message})``. Never raises for
     bad input: every problem becomes a message on the field it belongs to."""
     if family not in families():
@@ -114,7 +116,9 @@ def sweep_field(family: str, field: str, text: str, log: bool = False, num: int 
         try:
             return {"low": float(low), "high": float(high), "log": bool(log), "num": int(num)}
         except ValueError:
-            raise ConfigError(f"{field}: a range is low..high with two numbers (got {excerpt(text)})", field=field) from None
+            raise ConfigError(
+                f"{field}: a range is low..high with two numbers (got {excerpt(text)})", field=field
+            ) from None
     parts = [p.strip() for p in text.split(",") if p.strip()]
     if not parts:
         raise ConfigError(f"{field}: list values (a, b, c) or give a range (low..high)", field=field)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 
 from trainers.config import ConfigError
+from trainers.run_tags import REQUEST_CPUS as CPUS_TAG
+from trainers.run_tags import REQUEST_GPUS as GPUS_TAG
 
-from trainers.run_tags import REQUEST_CPUS as CPUS_TAG, REQUEST_GPUS as GPUS_TAG
 DEFAULT_REQUEST = {"cpus": 1.0, "gpus": 0.0}
 MAX = {"cpus": 1024.0, "gpus": 64.0}
 

@@ -16,14 +16,24 @@ from mlflow.entities import Param
 
 from experiments import store
 from trainers import __version__, tracking
+from trainers import run_tags as T
 from trainers.config import ConfigError
 from trainers.run_record import FAMILY_TAG, SPEC_TAG, STOP_TAG, TERMINAL, params_of
+from trainers.run_tags import (  # noqa: F401 - re-exported for the launch side's callers
+    CLONED_FROM,
+    EXECUTOR,
+    JOB,
+    LAUNCHED_BY,
+    PARENT,
+    QUEUED,
+    STOP_GRACE,
+    STOPPED_BY,
+    SUBMIT_KEY,
+    SWEEP_KIND,
+    SWEEP_TRIAL,
+)
 from trainers.spec import RunSpec
 
-from trainers.run_tags import (  # noqa: F401 - re-exported for the launch side's callers
-    CLONED_FROM, EXECUTOR, JOB, LAUNCHED_BY, PARENT, QUEUED, STOP_GRACE, STOPPED_BY, SUBMIT_KEY, SWEEP_KIND, SWEEP_TRIAL,
-)
-from trainers import run_tags as T
 _KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 
 
@@ -51,7 +61,9 @@ def submit_lock(uri: str):
 def find_by_key(client, experiment_id: str, key: str) -> str | None:
     if not _KEY.match(key):  # the key is spliced into a filter string: plain characters only
         raise ValueError(f"idempotency_key: 1-200 of A-Z a-z 0-9 _ . : - (got {key!r})")
-    found = client.search_runs([experiment_id], f"tags.`{SUBMIT_KEY}` = '{key}'", max_results=1, order_by=["attributes.start_time ASC"])
+    found = client.search_runs(
+        [experiment_id], f"tags.`{SUBMIT_KEY}` = '{key}'", max_results=1, order_by=["attributes.start_time ASC"]
+    )
     return found[0].info.run_id if found else None
 
 
@@ -161,4 +173,9 @@ def clone_source(run_id: str, uri: str | None = None) -> dict:
 
     tags = tracking.client(uri).get_run(run_id).data.tags
     doc = json.loads(tags[SPEC_TAG])
-    return {"family": doc["family"], "values": doc.get("config") or {}, "experiment": doc.get("experiment"), "name": doc.get("name")}
+    return {
+        "family": doc["family"],
+        "values": doc.get("config") or {},
+        "experiment": doc.get("experiment"),
+        "name": doc.get("name"),
+    }

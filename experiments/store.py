@@ -12,7 +12,7 @@ runs (see ``experiments.worker``).
 from __future__ import annotations
 
 import time
-from functools import lru_cache
+from functools import cache
 
 import sqlalchemy as sa
 
@@ -23,7 +23,7 @@ from trainers.run_tags import CLAIMED
 _ACTIVE = tuple(sorted({"RUNNING", "SCHEDULED"}))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _engine(uri: str) -> sa.Engine:
     tracking.prepare_store(uri)
     if tracking.sqlite_path(uri) is not None:

@@ -109,7 +109,9 @@ def plan(kind: str, dims: list[Dim], budget: int, seed: int) -> list[dict]:
         axes = [d.values if d.values is not None else _range_points(d) for d in dims]
         points = [dict(zip([d.name for d in dims], combo)) for combo in itertools.product(*axes)]
         if len(points) > budget:
-            raise ConfigError(f"budget: the grid has {len(points)} trials, more than the budget of {budget}", field="budget")
+            raise ConfigError(
+                f"budget: the grid has {len(points)} trials, more than the budget of {budget}", field="budget"
+            )
         return points
     rng = random.Random(seed)
     return [{d.name: _sample(d, rng) for d in dims} for _ in range(budget)]
@@ -144,10 +146,25 @@ def parallelism(parent) -> int:
     return int(_config(parent)["parallelism"])
 
 
-def create(kind: str, family: str, base: dict[str, Any], space: dict[str, Any], *, budget: int, parallelism: int = 2,
-           metric: str = "val/loss", direction: str = "minimize", experiment: str | None = None, name: str | None = None,
-           launched_by: str | None = None, seed: int = 0, idempotency_key: str | None = None, uri: str | None = None,
-           resources: dict | None = None, prune: dict | None = None) -> str:
+def create(
+    kind: str,
+    family: str,
+    base: dict[str, Any],
+    space: dict[str, Any],
+    *,
+    budget: int,
+    parallelism: int = 2,
+    metric: str = "val/loss",
+    direction: str = "minimize",
+    experiment: str | None = None,
+    name: str | None = None,
+    launched_by: str | None = None,
+    seed: int = 0,
+    idempotency_key: str | None = None,
+    uri: str | None = None,
+    resources: dict | None = None,
+    prune: dict | None = None,
+) -> str:
     """Validate the whole sweep, create its parent run and queue its first trials; returns the parent id.
     ``resources`` (``{"cpus", "gpus"}``) is every trial's request to the executor; ``prune`` the
     early-stopping rule (see the module docstring), None for none.
@@ -188,7 +205,9 @@ def _create_parent(cfg: dict, base_spec, key: str | None, uri: str | None) -> st
         tags = queue.launch_tags(base_spec, cfg["launched_by"], key=key)
         tags.pop(queue.QUEUED)  # a parent has no process to start
         tags.pop(SPEC_TAG)
-        tags.update({SWEEP_TAG: json.dumps(cfg, sort_keys=True), queue.SWEEP_KIND: cfg["kind"], FAMILY_TAG: cfg["family"]})
+        tags.update(
+            {SWEEP_TAG: json.dumps(cfg, sort_keys=True), queue.SWEEP_KIND: cfg["kind"], FAMILY_TAG: cfg["family"]}
+        )
         name = cfg["name"] or f"{cfg['family']}-{cfg['kind']}-sweep"
         parent_id = client.create_run(exp, tags=tags, run_name=name).info.run_id  # RUNNING until its trials end
         fixed = {k: str(v) for k, v in cfg["base"].items() if k not in cfg["space"]}
@@ -200,7 +219,9 @@ def _create_parent(cfg: dict, base_spec, key: str | None, uri: str | None) -> st
 
 def _submit_trial(parent, cfg: dict, index: int, point: dict, uri: str | None) -> str:
     label = (cfg["name"] or f"{cfg['family']}-{cfg['kind']}")[:90]
-    spec = build_spec(cfg["family"], {**cfg["base"], **point}, cfg["experiment"], check_name(f"{label}-{index}", "name"))
+    spec = build_spec(
+        cfg["family"], {**cfg["base"], **point}, cfg["experiment"], check_name(f"{label}-{index}", "name")
+    )
     return queue.submit(spec, cfg["launched_by"], parent_run_id=parent.info.run_id,
                         idempotency_key=f"sweep-{parent.info.run_id}-{index}", uri=uri,
                         extra_tags={queue.SWEEP_TRIAL: str(index), **placement.request_tags(cfg.get("resources")),
@@ -211,8 +232,11 @@ def _prune_tag(cfg: dict) -> dict[str, str]:
     """What a trial's trainer needs to apply the sweep's early stopping (none: no tag)."""
     if not cfg.get("prune"):
         return {}
-    return {run_tags.SWEEP_PRUNE: json.dumps({"rule": cfg["prune"], "metric": cfg["metric"], "direction": cfg["direction"]},
-                                             sort_keys=True)}
+    return {
+        run_tags.SWEEP_PRUNE: json.dumps(
+            {"rule": cfg["prune"], "metric": cfg["metric"], "direction": cfg["direction"]}, sort_keys=True
+        )
+    }
 
 
 def _value(run, metric: str) -> float | None:
@@ -269,7 +293,9 @@ def _ask(cfg: dict, kids: list, n: int) -> list[dict]:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     dists = _distributions(cfg)
-    sampler = optuna.samplers.TPESampler(seed=cfg["seed"] + len(kids), n_startup_trials=max(cfg["parallelism"], cfg["budget"] // 3))
+    sampler = optuna.samplers.TPESampler(
+        seed=cfg["seed"] + len(kids), n_startup_trials=max(cfg["parallelism"], cfg["budget"] // 3)
+    )
     study = optuna.create_study(direction=cfg["direction"], sampler=sampler)
     for kid in kids:
         params = json.loads(kid.data.tags[SPEC_TAG])["config"]
@@ -310,7 +336,9 @@ def _finish(parent, cfg: dict, kids: list, uri: str | None) -> None:
     config = json.loads(best.data.tags[SPEC_TAG])["config"]
     client.set_tag(parent.info.run_id, BEST + "run_id", best.info.run_id)
     client.set_tag(parent.info.run_id, BEST + "value", repr(value))
-    client.set_tag(parent.info.run_id, BEST + "params", json.dumps({k: config[k] for k in cfg["space"]}, sort_keys=True))
+    client.set_tag(
+        parent.info.run_id, BEST + "params", json.dumps({k: config[k] for k in cfg["space"]}, sort_keys=True)
+    )
     client.set_tag(parent.info.run_id, run_tags.SWEEP_FINISHED_TRIALS, str(len(scored)))
     client.log_metric(parent.info.run_id, f"best/{cfg['metric']}", value)
     store.end_if_active(parent.info.run_id, "FINISHED", None, uri)

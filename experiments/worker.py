@@ -41,7 +41,9 @@ def acquire_lock(uri: str):
 class Worker:
     """A supervisor loop holding the store's worker lock, in a thread or in the foreground."""
 
-    def __init__(self, uri: str | None = None, limit: int | None = None, poll_s: float = 0.5, executor: str | None = None):
+    def __init__(
+        self, uri: str | None = None, limit: int | None = None, poll_s: float = 0.5, executor: str | None = None
+    ):
         """``executor``: ``local`` or ``ray``; None reads ``RUNBOARD_EXECUTOR`` (default ``local``)."""
         self.uri = tracking.prepare_store(uri or tracking.tracking_uri())
         self.supervisor = Supervisor(executor_for(executor, self.uri, limit), self.uri)
@@ -86,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--poll", type=float, default=0.5, help="seconds between queue checks")
     p.add_argument("--executor", choices=EXECUTORS, help="where runs go (default: RUNBOARD_EXECUTOR, else local)")
     args = p.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("RUNBOARD_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("RUNBOARD_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     worker = Worker(limit=args.limit, poll_s=args.poll, executor=args.executor)
     if not worker.acquire():
         print("another worker already serves this store; standing down", file=sys.stderr)
@@ -94,7 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stopping.set())
     executor = worker.supervisor.executor
-    log.info("worker %d serving the store, up to %d runs at once on the %s executor", os.getpid(), executor.limit, executor.name)
+    log.info(
+        "worker %d serving the store, up to %d runs at once on the %s executor",
+        os.getpid(),
+        executor.limit,
+        executor.name,
+    )
     worker.run()
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import numpy as np
 from streamlit.testing.v1 import AppTest
@@ -48,3 +49,16 @@ def array(value) -> list:
     if isinstance(value, dict) and "bdata" in value:
         return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"])).tolist()
     return list(value)
+
+
+def line_runs(fig: dict) -> list[str]:
+    return [t["meta"]["run_id"] for t in fig["data"] if (t.get("meta") or {}).get("role") == "line"]
+
+
+def curve_figures(at: AppTest) -> list[dict]:
+    return [f for f in figures(at) if any((t.get("meta") or {}).get("role") == "line" for t in f["data"])]
+
+
+def texts(at: AppTest, kind: str) -> str:
+    """The elements' text with markdown escapes undone (pages escape every user-given string)."""
+    return re.sub(r"\\(.)", r"\1", "\n".join(str(el.value) for el in at.get(kind)))

@@ -34,6 +34,28 @@ def require_chromium() -> None:
     pytest.skip(f"no {CHROMIUM}: install Debian's chromium (scripts/setup.sh --browser) to run this")
 
 
+@contextmanager
+def chromium():
+    """Debian's Chromium under Playwright, headless, closed on the way out."""
+    from playwright.sync_api import sync_playwright  # only the browser tests need Playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def open_view(browser, url: str, height: int = 1400):
+    """(context, page): a fresh browser context (no session) at ``url``, once the page is drawn."""
+    context = browser.new_context(viewport={"width": 1280, "height": height})
+    page = context.new_page()
+    page.goto(url, timeout=WAIT_MS)
+    wait_for_rerun(page)
+    return context, page
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -116,7 +138,8 @@ def plotly_traces(page, index: int = 0) -> list[dict]:
         """(i) => {
             const plots = document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot');
             return plots[i].data.map(t => ({meta: t.meta || null, type: t.type,
-                                            y: Array.from((t.y && t.y._inputArray) || t.y || [], v => (v === null ? null : Number(v)))}));
+                                            y: Array.from((t.y && t.y._inputArray) || t.y || [],
+                                                          v => (v === null ? null : Number(v)))}));
         }""",
         index,
     )

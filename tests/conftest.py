@@ -28,6 +28,8 @@ import shutil
 import uuid
 
 import pytest
+import streamlit as st
+from plain_store import write_plain_store
 from ray_cluster import ray_head  # noqa: F401 - one local Ray head per session, shared by every Ray test module
 
 PG_ADMIN = os.environ.get("RUNBOARD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -183,3 +185,30 @@ def no_queue_worker_in_the_app(monkeypatch):
     """The dashboard starts a queue worker on first page load; page tests drive the app in this
     process, where a worker thread would outlive its temp store. Launch tests start their own."""
     monkeypatch.setenv("RUNBOARD_WORKER", "off")
+
+
+@pytest.fixture
+def fresh_page_caches():
+    """Page caches are process-wide and keyed by arguments, not by store: tests switch stores.
+    Page tests use it with ``pytestmark = pytest.mark.usefixtures("fresh_page_caches")``."""
+    st.cache_data.clear()
+    yield
+    st.cache_data.clear()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def plain_store(request, make_store, tmp_path_factory):
+    """(uri, ids by role) of one plain-mlflow store per backend, shared by the read-only page tests."""
+    root = tmp_path_factory.mktemp("plain")
+    uri = make_store(request.param)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RUNBOARD_ARTIFACT_ROOT", (root / "artifacts").as_uri())
+        return uri, write_plain_store(uri)
+
+
+@pytest.fixture
+def plain(plain_store, monkeypatch):
+    """The ids by role of the plain-mlflow store (``plain_store.py``), the app pointed at it."""
+    uri, ids = plain_store
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return ids

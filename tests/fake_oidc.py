@@ -82,13 +82,17 @@ class Provider:
                     code = secrets.token_urlsafe(16)
                     provider.codes[code] = {"nonce": q.get("nonce"), "client_id": q.get("client_id")}
                     self.send_response(302)
-                    self.send_header("Location", f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q['state']})}")
+                    self.send_header(
+                        "Location", f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q['state']})}"
+                    )
                     self.end_headers()
                     return None
                 return self._json({"error": "not_found"}, 404)
 
             def do_POST(self) -> None:
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
+                form = {
+                    k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode()).items()
+                }
                 client = form.get("client_id"), form.get("client_secret")
                 if auth := self.headers.get("Authorization", "").removeprefix("Basic "):
                     client = tuple(b64decode(auth).decode().split(":", 1))

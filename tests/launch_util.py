@@ -44,7 +44,9 @@ def wait_until(predicate, timeout: float, every: float = 0.2, message: str = "co
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {message}" + (f"\n{explain()}" if explain else ""))
+            raise AssertionError(
+                f"timed out after {timeout} s waiting for {message}" + (f"\n{explain()}" if explain else "")
+            )
         time.sleep(every)
 
 
@@ -107,7 +109,9 @@ def check_pruned_sweep(parent_id: str, trials: int, explain=lambda: "") -> tuple
     assert pruned, explain()
     best = min(finished, key=lambda k: k.data.metrics["val/loss"])
     assert client.get_run(parent_id).data.tags["runboard.sweep.best_run_id"] == best.info.run_id
-    best_curve = [m.value for m in sorted(client.get_metric_history(best.info.run_id, "val/loss"), key=lambda m: m.step)]
+    best_curve = [
+        m.value for m in sorted(client.get_metric_history(best.info.run_id, "val/loss"), key=lambda m: m.step)
+    ]
     for run_id, epoch in pruned.items():
         curve = client.get_metric_history(run_id, "val/loss")
         assert len(curve) == epoch  # its points are kept, up to the epoch it was judged on

@@ -99,7 +99,16 @@ def write_metric_rows(uri: str, run_id: str, key: str, steps, values, timestamps
         timestamps = int(time.time() * 1000) + np.arange(len(steps), dtype=np.int64)
     is_nan = np.isnan(values)
     stored = np.clip(np.where(is_nan, 0.0, values), -np.finfo(np.float64).max, np.finfo(np.float64).max)
-    rows = list(zip([key] * len(steps), stored.tolist(), np.asarray(timestamps).tolist(), steps.tolist(), is_nan.tolist(), [run_id] * len(steps)))
+    rows = list(
+        zip(
+            [key] * len(steps),
+            stored.tolist(),
+            np.asarray(timestamps).tolist(),
+            steps.tolist(),
+            is_nan.tolist(),
+            [run_id] * len(steps),
+        )
+    )
     eng = sa.create_engine(tracking.prepare_store(uri))
     try:
         raw = eng.raw_connection()

@@ -26,7 +26,7 @@ START_TIMEOUT_S = 180  # a cold head on a busy 2-core machine: GCS, raylet, dash
 
 def require_ray() -> None:
     try:
-        import ray.job_submission  # noqa: F401
+        import ray.job_submission  # noqa: F401 - only whether it imports
     except ImportError as exc:
         if os.environ.get("CI"):
             pytest.fail(f"ray is required in CI (scripts/setup.sh --ray installs requirements-ray.txt): {exc}")
@@ -70,7 +70,9 @@ def _wait_for_jobs_api(address: str, proc: subprocess.Popen, log: Path) -> None:
         except Exception as exc:  # noqa: BLE001 - not up yet
             last = exc
         time.sleep(1)
-    raise RuntimeError(f"the Jobs API at {address} did not answer in {START_TIMEOUT_S} s ({last}):\n{log.read_text()[-3000:]}")
+    raise RuntimeError(
+        f"the Jobs API at {address} did not answer in {START_TIMEOUT_S} s ({last}):\n{log.read_text()[-3000:]}"
+    )
 
 
 def _leftovers(temp_dir: str) -> list[int]:

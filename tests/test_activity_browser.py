@@ -11,9 +11,9 @@ import re
 import shutil
 
 import pytest
+from browser_util import WAIT_MS, chromium, require_chromium, streamlit_app, wait_for_rerun
 from test_auth_browser import LAUNCHER, open_link, sign_in
 
-from browser_util import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, require_chromium, streamlit_app, wait_for_rerun
 from dashboard import accounts
 from experiments import queue, store
 from experiments.executors.local import LocalExecutor
@@ -28,7 +28,6 @@ NAMES = ("cancel-me", "ends-elsewhere", "open-me")
 def app(tmp_path_factory, sqlite_template):
     """(base URL, store URI, {run name: queued run id}, browser) with RUNBOARD_AUTH=accounts."""
     require_chromium()
-    from playwright.sync_api import sync_playwright
 
     root = tmp_path_factory.mktemp("activity-browser")
     shutil.copyfile(sqlite_template, root / "mlflow.db")
@@ -42,12 +41,8 @@ def app(tmp_path_factory, sqlite_template):
     env = {"MLFLOW_TRACKING_URI": uri, "RUNBOARD_ARTIFACT_ROOT": (root / "artifacts").as_uri(),
            "RUNBOARD_RUNTIME_DIR": str(root / "runtime"), "RUNBOARD_WORKER": "off",
            "RUNBOARD_AUTH": "accounts", "RUNBOARD_ACCOUNTS": str(root / "accounts.toml")}
-    with streamlit_app(env, root / "streamlit.log") as base, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield base, uri, ids, browser
-        finally:
-            browser.close()
+    with streamlit_app(env, root / "streamlit.log") as base, chromium() as browser:
+        yield base, uri, ids, browser
 
 
 def running_with_a_long_log(uri: str) -> str:

@@ -6,9 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from browser_util import (CHROMIUM, CHROMIUM_ARGS, COLD_WAIT_MS, WAIT_MS, require_chromium, streamlit_app,
-                          wait_for_rerun)
+from browser_util import CHROMIUM, CHROMIUM_ARGS, COLD_WAIT_MS, WAIT_MS, require_chromium, streamlit_app, wait_for_rerun
 from seeded_runs import write_seeds
 
 pytestmark = pytest.mark.browser

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import streamlit as st
-from mlflow.entities import Metric, Param
-
 from app_util import figures, open_page
+from mlflow.entities import Metric, Param
 from seeded_runs import write_seeds
+
 from trainers import tracking
 
 

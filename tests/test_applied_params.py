@@ -52,7 +52,9 @@ def received_args(family: str, config, monkeypatch) -> dict:
 
 
 @pytest.mark.parametrize("family", sorted(registry.families()))
-def test_every_param_a_family_records_is_passed_to_its_module_or_data_module_or_is_a_trainer_setting(family, monkeypatch):
+def test_every_param_a_family_records_is_passed_to_its_module_or_data_module_or_is_a_trainer_setting(
+    family, monkeypatch
+):
     spec = build_spec(family, {})
     recorded = set(params_of(spec)) - {"family"}
     received = received_args(family, spec.config, monkeypatch)
@@ -60,7 +62,9 @@ def test_every_param_a_family_records_is_passed_to_its_module_or_data_module_or_
     model, _ = registry.get(family).build(spec.config)
     if not model.automatic_optimization:  # Lightning clips and accumulates only what it steps itself
         assert not GRADIENT_SETTINGS & recorded
-    assert {k: received[k] for k in recorded & set(received)} == {k: getattr(spec.config, k) for k in recorded & set(received)}
+    assert {k: received[k] for k in recorded & set(received)} == {
+        k: getattr(spec.config, k) for k in recorded & set(received)
+    }
 
 
 @pytest.mark.parametrize("family", ["tiny", "gan", "gpt"])
@@ -80,11 +84,17 @@ def test_every_shared_setting_reaches_the_lightning_trainer(tmp_path):
     trainer, _ = train._trainer(spec, False, [], tmp_path)
     [interval] = [c for c in trainer.callbacks if type(c).__name__ == "IntervalCheckpoint"]
     applied = {
-        "max_epochs": trainer.max_epochs, "max_steps": trainer.max_steps, "log_every_n_steps": trainer.log_every_n_steps,
+        "max_epochs": trainer.max_epochs,
+        "max_steps": trainer.max_steps,
+        "log_every_n_steps": trainer.log_every_n_steps,
         "accelerator": type(trainer.accelerator).__name__.removesuffix("Accelerator").lower(),
-        "devices": str(trainer.num_devices), "precision": trainer.precision, "strategy": type(trainer.strategy).__name__.removesuffix("Strategy").lower(),
-        "accumulate_grad_batches": trainer.accumulate_grad_batches, "gradient_clip_val": trainer.gradient_clip_val,
-        "checkpoint_every_n_steps": interval.every_steps, "checkpoint_every_s": interval.every_s,
+        "devices": str(trainer.num_devices),
+        "precision": trainer.precision,
+        "strategy": type(trainer.strategy).__name__.removesuffix("Strategy").lower(),
+        "accumulate_grad_batches": trainer.accumulate_grad_batches,
+        "gradient_clip_val": trainer.gradient_clip_val,
+        "checkpoint_every_n_steps": interval.every_steps,
+        "checkpoint_every_s": interval.every_s,
     }
     assert applied == values
     assert set(applied) | {"seed"} == TRAINER_SETTINGS == set(GradientConfig.model_fields)  # the seed: the next test

@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from plain_store import finished_runs
 import streamlit as st
 import tiny_family  # noqa: F401 - registers the "tiny" family in this process (AppTest runs here)
+from app_util import app_test
 from launch_util import all_runs, runtime_in_tmp  # noqa: F401 - autouse fixture
+from plain_store import finished_runs
 from streamlit.testing.v1 import AppTest
 
-from app_util import app_test
 from dashboard import accounts, login
 from dashboard.auth import SESSION_KEY
 from experiments import queue

@@ -10,10 +10,9 @@ import re
 import shutil
 
 import pytest
+from browser_util import COLD_WAIT_MS, WAIT_MS, chromium, plotly_traces, require_chromium, streamlit_app, wait_for_rerun
 from plain_store import finished_runs
 
-from browser_util import CHROMIUM, CHROMIUM_ARGS, COLD_WAIT_MS, WAIT_MS, plotly_traces, require_chromium, streamlit_app, \
-    wait_for_rerun
 from dashboard import accounts
 from experiments import queue
 from trainers import tracking
@@ -35,7 +34,6 @@ def write_store(uri: str) -> tuple[list[str], str]:
 def app(tmp_path_factory, sqlite_template):
     """(base URL, store URI, run ids, queued run id, browser) with RUNBOARD_AUTH=accounts."""
     require_chromium()
-    from playwright.sync_api import sync_playwright
 
     root = tmp_path_factory.mktemp("auth-browser")
     shutil.copyfile(sqlite_template, root / "mlflow.db")
@@ -49,12 +47,8 @@ def app(tmp_path_factory, sqlite_template):
     env = {"MLFLOW_TRACKING_URI": uri, "RUNBOARD_ARTIFACT_ROOT": (root / "artifacts").as_uri(),
            "RUNBOARD_RUNTIME_DIR": str(root / "runtime"), "RUNBOARD_WORKER": "off",
            "RUNBOARD_AUTH": "accounts", "RUNBOARD_ACCOUNTS": str(root / "accounts.toml")}
-    with streamlit_app(env, root / "streamlit.log") as base, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield base, uri, ids, queued, browser
-        finally:
-            browser.close()
+    with streamlit_app(env, root / "streamlit.log") as base, chromium() as browser:
+        yield base, uri, ids, queued, browser
 
 
 def open_link(browser, url: str):

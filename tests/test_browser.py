@@ -8,9 +8,17 @@ import time
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from browser_util import (
+    WAIT_MS,
+    chromium,
+    open_view,
+    plotly_traces,
+    require_chromium,
+    select_row,
+    streamlit_app,
+    wait_for_rerun,
+)
 
-from browser_util import (CHROMIUM, CHROMIUM_ARGS, WAIT_MS, plotly_traces, require_chromium, select_row,
-                          streamlit_app, wait_for_rerun)
 from trainers import tracking
 
 pytestmark = pytest.mark.browser
@@ -44,30 +52,18 @@ def line_traces(page) -> list[dict]:
     return [t for t in plotly_traces(page) if (t["meta"] or {}).get("role") == "line"]
 
 
-def open_view(browser, url: str):
-    context = browser.new_context(viewport={"width": 1280, "height": 1400})
-    page = context.new_page()
-    page.goto(url, timeout=WAIT_MS)
-    wait_for_rerun(page)
-    return context, page
-
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     """(base URL, run ids, browser): one server over a 3-run store for this module's tests."""
     require_chromium()
-    from playwright.sync_api import sync_playwright
 
     root = tmp_path_factory.mktemp("browser")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     env = {"MLFLOW_TRACKING_URI": uri, "RUNBOARD_ARTIFACT_ROOT": (root / "artifacts").as_uri()}
     ids = write_three_runs(uri)
-    with streamlit_app(env, root / "streamlit.log") as base, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield base, ids, browser
-        finally:
-            browser.close()
+    with streamlit_app(env, root / "streamlit.log") as base, chromium() as browser:
+        yield base, ids, browser
 
 
 def test_share_link_reproduces_a_comparison_and_follows_changes(app):

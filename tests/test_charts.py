@@ -1,43 +1,15 @@
-"""Chart builders: assert on traces, points and axis titles of the returned figures."""
+"""Curve charts (``dashboard.charts.traces``, ``curves``, ``live``): assert on traces, points and
+axis titles of the returned figures."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+from charts_util import T0, A, B, by_role, curve_rows, frame
 
-from dashboard.charts import (
-    aggregate, align, confusion_figure, curves_figure, ema, parallel_figure, scatter_figure,
-)
+from dashboard.charts import curves_figure, ema, live_figure
 from dashboard.charts.curves import WEBGL_MIN_POINTS
-from dashboard.charts.traces import split_curves
-
-A, B, C = "a" * 32, "b" * 32, "c" * 32
-T0 = 1_700_000_000_000  # ms
-
-
-def curve_rows(run_id, values, *, metric="val/loss", n=1, mins=None, maxs=None, steps=None,
-               t0=T0, epochs=None):
-    """Curves-frame rows for one run (shape of dashboard.data.curves)."""
-    values = np.asarray(values, dtype=float)
-    k = len(values)
-    steps = np.arange(k) if steps is None else np.asarray(steps)
-    return pd.DataFrame({
-        "run_id": run_id, "metric": metric, "step": steps.astype("int64"), "value": values,
-        "first": values, "min": values if mins is None else mins,
-        "max": values if maxs is None else maxs, "n": np.full(k, n, dtype="int64"),
-        "timestamp": (t0 + 1000 * steps).astype("int64"),
-        "epoch": np.full(k, np.nan) if epochs is None else np.asarray(epochs, dtype=float),
-    })
-
-
-def frame(*parts):
-    return pd.concat(parts, ignore_index=True)
-
-
-def by_role(fig, role):
-    return [t for t in fig.data if (t.meta or {}).get("role") == role]
-
 
 # --- ema ---------------------------------------------------------------------------------------
 
@@ -227,105 +199,7 @@ def test_single_point_run_gets_a_marker():
     assert "markers" in by_role(curves_figure(curve_rows(A, [1.0]), "val/loss"), "line")[0].mode
 
 
-# --- groups --------------------------------------------------------------------------------------
-
-def test_groups_draw_a_mean_line_per_group_and_faint_members():
-    df = frame(curve_rows(A, [1.0, 2.0]), curve_rows(B, [3.0, 4.0]), curve_rows(C, [9.0, 9.0]))
-    fig = curves_figure(df, "val/loss", groups={A: "lr=0.1", B: "lr=0.1", C: "lr=1"})
-    means = by_role(fig, "group")
-    assert [t.meta["group"] for t in means] == ["lr=0.1", "lr=1"]
-    np.testing.assert_allclose(means[0].y, [2.0, 3.0])
-    assert all(t.opacity < 1 and t.showlegend is False for t in by_role(fig, "line"))
-
-
-def test_group_std_band_surrounds_the_mean():
-    df = frame(curve_rows(A, [1.0, 2.0]), curve_rows(B, [3.0, 4.0]))
-    fig = curves_figure(df, "val/loss", groups={A: "g", B: "g"})
-    low, high = by_role(fig, "group_band")
-    std = np.std([1.0, 3.0], ddof=1)
-    np.testing.assert_allclose(low.y, [2.0 - std, 3.0 - std])
-    np.testing.assert_allclose(high.y, [2.0 + std, 3.0 + std])
-    assert high.fill == "tonexty"
-
-
-def test_group_ci95_band_is_narrower_by_sqrt_n():
-    df = frame(curve_rows(A, [1.0]), curve_rows(B, [3.0]))
-    fig = curves_figure(df, "val/loss", groups={A: "g", B: "g"}, band="ci95")
-    high = by_role(fig, "group_band")[1]
-    np.testing.assert_allclose(high.y, [2.0 + 1.96 * np.std([1.0, 3.0], ddof=1) / np.sqrt(2)])
-
-
-def test_align_interpolates_on_the_union_of_steps_without_extrapolating():
-    curves = split_curves(frame(curve_rows(A, [0.0, 2.0], steps=[0, 2]),
-                                curve_rows(B, [5.0], steps=[1])), "val/loss")
-    grid, values = align(curves)
-    np.testing.assert_allclose(grid, [0, 1, 2])
-    np.testing.assert_allclose(values[0], [0.0, 1.0, 2.0])
-    assert np.isnan(values[1, [0, 2]]).all() and values[1, 1] == 5.0
-
-
-def test_aggregate_uses_only_covering_members():
-    mean, half, count = aggregate(np.array([[1.0, np.nan], [3.0, 4.0]]))
-    np.testing.assert_allclose(mean, [2.0, 4.0])
-    assert list(count) == [2, 1] and half[1] == 0.0
-
-
-# --- confusion, parallel, scatter ----------------------------------------------------------------
-
-def test_confusion_shows_counts_with_row_zero_on_top():
-    fig = confusion_figure([[5, 1], [2, 7]], ["cat", "dog"])
-    heat = fig.data[0]
-    assert heat.text[0][1] == "1" and list(heat.x) == ["cat", "dog"]
-    assert fig.layout.xaxis.title.text == "Predicted" and fig.layout.yaxis.title.text == "Actual"
-    assert fig.layout.yaxis.autorange == "reversed"
-
-
-def test_confusion_normalize_divides_by_row_sums():
-    heat = confusion_figure([[3, 1], [0, 0]], ["a", "b"], normalize=True, title="t").data[0]
-    np.testing.assert_allclose(np.asarray(heat.z), [[0.75, 0.25], [0.0, 0.0]])
-    assert "3" in heat.text[0][0]
-
-
-def runs_frame():
-    return pd.DataFrame({
-        "run_id": [A, B, C], "run_name": ["first", "second", None],
-        "params.lr": ["0.1", "0.01", "0.001"], "params.model": ["cnn", "mlp", None],
-        "metrics.val/acc": [0.9, 0.8, np.nan], "metrics.val/loss": [0.2, 0.3, 0.4],
-    })
-
-
-def test_parallel_numeric_and_categorical_axes_coloured_by_metric():
-    fig = parallel_figure(runs_frame(), ["lr", "params.model"], "val/loss")
-    lr, model, loss = fig.data[0].dimensions
-    np.testing.assert_allclose(lr.values, [0.1, 0.01, 0.001])
-    assert list(model.ticktext) == ["cnn", "mlp", "—"] and list(model.values) == [0, 1, 2]
-    assert loss.label == "val/loss"
-    np.testing.assert_allclose(fig.data[0].line.color, [0.2, 0.3, 0.4])
-
-
-def test_parallel_leaves_out_runs_without_the_metric():
-    fig = parallel_figure(runs_frame(), ["lr"], "val/acc")
-    assert fig.data[0].meta["run_ids"] == [A, B]
-
-
-def test_scatter_one_point_per_run_with_names_for_hover():
-    fig = scatter_figure(runs_frame(), "lr", "val/loss")
-    pts = fig.data[0]
-    np.testing.assert_allclose(pts.x, [0.1, 0.01, 0.001])
-    assert list(pts.text) == ["first", "second", C[:8]] and list(pts.customdata) == [A, B, C]
-    assert fig.layout.xaxis.title.text == "lr" and fig.layout.yaxis.title.text == "val/loss"
-
-
-def test_scatter_categorical_param_uses_a_category_axis():
-    fig = scatter_figure(runs_frame(), "model", "val/acc")
-    assert list(fig.data[0].x) == ["cnn", "mlp"] and fig.layout.xaxis.type == "category"
-
-
 def test_run_names_with_markup_are_escaped_in_legends():
-    import pandas as pd
-
-    from dashboard.charts import curves_figure
-
     df = pd.DataFrame({"run_id": ["a" * 32] * 2, "metric": ["m"] * 2, "step": [0, 1], "value": [1.0, 2.0],
                        "first": [1.0, 2.0], "min": [1.0, 2.0], "max": [1.0, 2.0], "n": [1, 1],
                        "timestamp": [0, 1], "epoch": [0.0, 0.0]})
@@ -334,10 +208,12 @@ def test_run_names_with_markup_are_escaped_in_legends():
 
 
 def test_live_figure_draws_loss_left_and_the_first_val_metric_present_right():
-    from dashboard.charts import live_figure
-
-    df = frame(curve_rows(A, [3.0, 2.0, 1.0], metric="train/loss"), curve_rows(A, [0.5, 0.8], metric="val/acc", steps=[1, 2]),
-               curve_rows(A, [9.0], metric="val/loss"), curve_rows(B, [7.0, 7.0], metric="train/loss"))
+    df = frame(
+        curve_rows(A, [3.0, 2.0, 1.0], metric="train/loss"),
+        curve_rows(A, [0.5, 0.8], metric="val/acc", steps=[1, 2]),
+        curve_rows(A, [9.0], metric="val/loss"),
+        curve_rows(B, [7.0, 7.0], metric="train/loss"),
+    )
     fig = live_figure(df, A, "train/loss", ["val/f1", "val/acc", "val/loss"])
     assert [(t.meta["metric"], t.yaxis) for t in fig.data] == [("train/loss", "y"), ("val/acc", "y2")]
     assert list(fig.data[0].y) == [3.0, 2.0, 1.0] and list(fig.data[1].x) == [1, 2]
@@ -346,7 +222,5 @@ def test_live_figure_draws_loss_left_and_the_first_val_metric_present_right():
 
 
 def test_live_figure_of_a_run_without_points_says_so():
-    from dashboard.charts import live_figure
-
     fig = live_figure(curve_rows(B, [1.0], metric="train/loss"), A, "train/loss", ["val/loss"])
     assert not fig.data and "No points yet" in fig.layout.annotations[0].text

@@ -4,22 +4,14 @@ gets no link. The Runs table's "Clone selected" waits for exactly one selected r
 
 from __future__ import annotations
 
-
 import pytest
-import streamlit as st
 from app_util import open_page
 
 from experiments import queue
 from trainers import tracking
 from trainers.spec import build_spec
 
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_page_caches")
 
 
 def test_run_page_links_a_launched_run_to_its_prefilled_form(store, tmp_path, monkeypatch):

@@ -8,10 +8,12 @@ import base64
 
 import numpy as np
 import pytest
+from app_util import curve_figures, figures, open_page, texts
 from plain_store import LONG_POINTS
-from test_pages import _fresh_cache, curve_figures, figures, open_page, plain, plain_store, texts  # noqa: F401
 
 from trainers import tracking
+
+pytestmark = pytest.mark.usefixtures("fresh_page_caches")
 
 
 def _array(value) -> np.ndarray:
@@ -115,7 +117,10 @@ def test_explorer_link_sets_its_widgets_and_charts(three_runs):
     assert "batch" in at.dataframe[1].value.index  # the same in every run: shown, not only differences
     parallel, scatter = _explorer(at)
     assert [d["label"] for d in parallel["data"][0]["dimensions"]] == ["layers", "batch", "val/acc"]
-    assert (scatter["layout"]["xaxis"]["title"]["text"], scatter["layout"]["yaxis"]["title"]["text"]) == ("lr", "val/acc")
+    assert (scatter["layout"]["xaxis"]["title"]["text"], scatter["layout"]["yaxis"]["title"]["text"]) == (
+        "lr",
+        "val/acc",
+    )
     assert {k: at.query_params[k] for k in ("pmetric", "pparams", "sparam", "diff")} == {
         "pmetric": "val/acc", "pparams": "layers,batch", "sparam": "lr", "diff": "0"}
 

@@ -11,12 +11,12 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mlflow.entities import Metric
+from plain_store import write_metric_rows
 
 from dashboard import data
 from dashboard.data import curves_sql
 from dashboard.data import downsample as ds
 from dashboard.data import summary_read as pyramid
-from plain_store import write_metric_rows
 from trainers import curve_summary as cs
 from trainers import tracking
 
@@ -103,12 +103,16 @@ def _expected(conn, run_id: str, max_points: int, step_range) -> pd.DataFrame | 
     """The raw GROUP BY for the pyramid's bucket edges, or None if the view is not a pyramid read."""
     lo, hi = curves_sql._bounds(step_range)
     p = {"run": run_id, "key": KEY, "lo": lo, "hi": hi}
-    pts = sorted(conn.execute(sa.text(POINTS + " AND step BETWEEN :lo AND :hi"), p).fetchall(), key=lambda r: (r[0], r[1]))
+    pts = sorted(
+        conn.execute(sa.text(POINTS + " AND step BETWEEN :lo AND :hi"), p).fetchall(), key=lambda r: (r[0], r[1])
+    )
     if len(pts) <= max_points or pyramid.plan(pts[0][0], pts[-1][0], max_points) is None:
         return None
     k, g = pyramid.plan(pts[0][0], pts[-1][0], max_points)
     w = g * 2**k  # steps >= 0 here: (step >> k) // g == step / w
-    stats = conn.execute(sa.text(RAW.replace("GROUP BY", "AND step BETWEEN :lo AND :hi GROUP BY")), {**p, "w": w}).fetchall()
+    stats = conn.execute(
+        sa.text(RAW.replace("GROUP BY", "AND step BETWEEN :lo AND :hi GROUP BY")), {**p, "w": w}
+    ).fetchall()
     first, last = {}, {}
     for step, ts, value, nan in pts:
         first.setdefault(step // w, (value, bool(nan)))

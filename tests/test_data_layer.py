@@ -12,7 +12,20 @@ from dashboard import data
 from dashboard.data.downsample import CURVE_COLUMNS
 from trainers import tracking
 
-BASE_COLUMNS = ["run_id", "experiment_id", "run_name", "status", "start_time", "end_time", "duration_s", "parent_run_id", "user", "queued_time", "queue_wait_s", "health"]
+BASE_COLUMNS = [
+    "run_id",
+    "experiment_id",
+    "run_name",
+    "status",
+    "start_time",
+    "end_time",
+    "duration_s",
+    "parent_run_id",
+    "user",
+    "queued_time",
+    "queue_wait_s",
+    "health",
+]
 
 
 @pytest.fixture

@@ -17,10 +17,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 import streamlit as st
+from browser_util import CHROMIUM, CHROMIUM_ARGS, COLD_WAIT_MS, WAIT_MS, require_chromium, streamlit_app, wait_for_rerun
 from mlflow.entities import Metric
 from streamlit.testing.v1 import AppTest
 
-from browser_util import CHROMIUM, CHROMIUM_ARGS, COLD_WAIT_MS, WAIT_MS, require_chromium, streamlit_app, wait_for_rerun
 from dashboard.charts import curves_figure
 from dashboard.export import figures_html
 from trainers import tracking
@@ -62,7 +62,10 @@ def three_charts() -> list[go.Figure]:
                                       "value": values, "first": values, "min": values * 0.9, "max": values * 1.1,
                                       "n": 10, "timestamp": T0 + np.arange(1000), "epoch": np.nan}))
     curves = pd.concat(rows, ignore_index=True)
-    figs = [curves_figure(curves[curves["metric"] == m], m, logy=m == "train/loss") for m in ("train/loss", "val/loss", "val/acc")]
+    figs = [
+        curves_figure(curves[curves["metric"] == m], m, logy=m == "train/loss")
+        for m in ("train/loss", "val/loss", "val/acc")
+    ]
     for fig, m in zip(figs, ("train/loss", "val/loss", "val/acc")):
         fig.update_layout(title=dict(text=m), height=380)  # as the Compare page draws them
     return figs
@@ -113,7 +116,8 @@ PLOT_DATA = """(selector) => Array.from(document.querySelectorAll(selector)).map
     title: String((p.layout.title && p.layout.title.text) || '').replace(/<[^>]*>/g, ''),  // Streamlit bolds titles
     traces: p.data.map(t => ({name: t.name || null, run: (t.meta || {}).run_id || null,
                               x: Array.from((t.x && t.x._inputArray) || t.x || [], Number),
-                              y: Array.from((t.y && t.y._inputArray) || t.y || [], v => v === null ? null : Number(v))}))}))"""
+                              y: Array.from((t.y && t.y._inputArray) || t.y || [],
+                                            v => v === null ? null : Number(v))}))}))"""
 
 
 @pytest.mark.browser
@@ -132,8 +136,9 @@ def test_the_exported_file_opens_offline_and_draws_the_same_curves(tmp_path, sql
         page = browser.new_context(viewport={"width": 1280, "height": 1400}, accept_downloads=True).new_page()
         page.goto(f"{base}/compare?runs={','.join(ids)}&metrics={','.join(METRICS)}", timeout=WAIT_MS)
         wait_for_rerun(page, COLD_WAIT_MS)
-        page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .main-svg').length >= 2",
-                               timeout=WAIT_MS)
+        page.wait_for_function(
+            "() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .main-svg').length >= 2", timeout=WAIT_MS
+        )
         live = page.evaluate(PLOT_DATA, '[data-testid="stPlotlyChart"] .js-plotly-plot')
         with page.expect_download(timeout=WAIT_MS) as download:
             page.get_by_role("button", name="Download charts as HTML").click()
@@ -144,7 +149,9 @@ def test_the_exported_file_opens_offline_and_draws_the_same_curves(tmp_path, sql
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 1400})
         fetched: list[str] = []
-        context.route(lambda url: not url.startswith("file:"), lambda route: (fetched.append(route.request.url), route.abort()))
+        context.route(
+            lambda url: not url.startswith("file:"), lambda route: (fetched.append(route.request.url), route.abort())
+        )
         offline = context.new_page()
         offline.goto(file.as_uri(), timeout=WAIT_MS)
         offline.wait_for_function(DRAWN, arg=len(METRICS), timeout=WAIT_MS)
@@ -161,10 +168,12 @@ TICKS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(p 
     const svg = p.querySelector('.main-svg').getBoundingClientRect(), y = p._fullLayout.yaxis;
     return {log: y.type === 'log', range: y.range, top: svg.top, left: svg.left,
             ylabels: Array.from(p.querySelectorAll('.ytick text')).map(t => t.textContent),
-            yboxes: Array.from(p.querySelectorAll('.ytick text')).map(t => { const r = t.getBoundingClientRect(); return [r.top, r.bottom]; }),
+            yboxes: Array.from(p.querySelectorAll('.ytick text'))
+                .map(t => { const r = t.getBoundingClientRect(); return [r.top, r.bottom]; }),
             clipped: Array.from(p.querySelectorAll('.xtick text, .ytick text, .g-xtitle text, .g-ytitle text'))
                 .map(t => [t.textContent, t.getBoundingClientRect()])
-                .filter(([_, r]) => r.left < svg.left || r.right > svg.right || r.top < svg.top || r.bottom > svg.bottom)
+                .filter(([_, r]) => r.left < svg.left || r.right > svg.right
+                                    || r.top < svg.top || r.bottom > svg.bottom)
                 .map(([text]) => text)};
 })"""
 
@@ -189,4 +198,6 @@ def test_the_exported_log_axis_reads_full_numbers_and_no_label_is_clipped(tmp_pa
     boxes = sorted(log["yboxes"])
     assert all(upper[1] <= lower[0] + 1 for upper, lower in zip(boxes, boxes[1:])), log  # no label over another
     assert all(c["clipped"] == [] for c in charts), charts
-    assert charts[0]["top"] == charts[1]["top"] < charts[2]["top"] and charts[0]["left"] < charts[1]["left"]  # two per row
+    assert (
+        charts[0]["top"] == charts[1]["top"] < charts[2]["top"] and charts[0]["left"] < charts[1]["left"]
+    )  # two per row

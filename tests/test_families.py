@@ -8,7 +8,7 @@ import math
 import pytest
 import streamlit as st
 from app_util import figures, open_page
-from families_util import trained_runs, train_cli
+from families_util import train_cli, trained_runs
 from launch_util import all_runs, runtime_in_tmp  # noqa: F401 - autouse fixture
 from PIL import Image
 

@@ -4,7 +4,16 @@ the Compare page charts a ``gpt`` metric. Both runs are trained from the CLI, sm
 from __future__ import annotations
 
 import pytest
-from browser_util import CHROMIUM, CHROMIUM_ARGS, COLD_WAIT_MS, WAIT_MS, plotly_traces, require_chromium, streamlit_app, wait_for_rerun
+from browser_util import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    COLD_WAIT_MS,
+    WAIT_MS,
+    plotly_traces,
+    require_chromium,
+    streamlit_app,
+    wait_for_rerun,
+)
 from families_util import trained_runs
 
 from trainers import metrics

@@ -14,13 +14,7 @@ from trainers import run_tags as T
 from trainers import tracking
 
 PAGES = ("runs", "compare", "run", "launch", "activity")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_page_caches")
 
 
 def _runs(client: MlflowClient) -> dict[str, str]:

@@ -118,8 +118,15 @@ def _train_tiny(uri: str, epochs: int, retry_s: str = "1", **popen):
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "RUNBOARD_FAMILIES": "tiny_family",
            "RUNBOARD_WRITE_RETRY_SECONDS": retry_s,
            "PYTHONPATH": os.pathsep.join([str(tracking.REPO), os.path.dirname(__file__)])}
-    return subprocess.Popen([sys.executable, "-m", "trainers.train", "tiny", "--set", f"max_epochs={epochs}", "--name", "f"],
-                            cwd=tracking.REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+    return subprocess.Popen(
+        [sys.executable, "-m", "trainers.train", "tiny", "--set", f"max_epochs={epochs}", "--name", "f"],
+        cwd=tracking.REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
 
 
 def test_points_the_store_never_takes_fail_the_run_and_recover_completes_it(sqlite_store):
@@ -128,7 +135,9 @@ def test_points_the_store_never_takes_fail_the_run_and_recover_completes_it(sqli
     written", exit 1, the journal kept; once the store takes points again recover writes each once
     and sets FINISHED."""
     db = sqlite3.connect(sqlite_store.removeprefix("sqlite:///"))
-    db.execute("CREATE TRIGGER refuse BEFORE INSERT ON metrics BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    db.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON metrics BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+    )
     db.commit()
     out, err = _train_tiny(sqlite_store, epochs=2).communicate(timeout=600)
     run_id = out.strip().splitlines()[-1]
@@ -151,7 +160,9 @@ def test_points_the_store_never_takes_fail_the_run_and_recover_completes_it(sqli
     assert T.ERROR not in run.data.tags and T.POINTS_NOT_WRITTEN not in run.data.tags
     total = int(run.data.tags[T.PROGRESS_TOTAL_STEPS])
     assert sorted(m.step for m in client.get_metric_history(run_id, "train/loss")) == list(range(total))
-    stored = db.execute("SELECT count(*), count(DISTINCT key || '/' || step) FROM metrics WHERE run_uuid = ?", (run_id,)).fetchone()
+    stored = db.execute(
+        "SELECT count(*), count(DISTINCT key || '/' || step) FROM metrics WHERE run_uuid = ?", (run_id,)
+    ).fetchone()
     assert stored == (lost, lost)  # every point once
 
 

@@ -9,9 +9,9 @@ import time
 import numpy as np
 import pytest
 import streamlit as st
+from app_util import figures, open_page
 from mlflow.entities import Metric
 
-from app_util import figures, open_page
 from dashboard import data
 from dashboard.data import health_store
 from trainers import run_tags as T
@@ -73,6 +73,7 @@ def test_runs_written_by_plain_mlflow_are_flagged_exactly_right(store):
 
 def test_runs_written_by_the_trainers_are_flagged_right(sqlite_store):
     import tiny_family  # noqa: F401 - registers "tiny": a few steps, seconds on a CPU
+
     from trainers.spec import build_spec
     from trainers.train import train
 

@@ -12,10 +12,19 @@ import shutil
 import time
 
 import pytest
-
-from browser_util import CHROMIUM, CHROMIUM_ARGS, REPO, WAIT_MS, click_to_url, plotly_traces, require_chromium, \
-    select_row, streamlit_app, wait_for_rerun
+from browser_util import (
+    REPO,
+    WAIT_MS,
+    chromium,
+    click_to_url,
+    plotly_traces,
+    require_chromium,
+    select_row,
+    streamlit_app,
+    wait_for_rerun,
+)
 from launch_util import kill_trainers
+
 from trainers import tracking
 
 pytestmark = pytest.mark.browser
@@ -31,7 +40,6 @@ def app(request, tmp_path_factory, sqlite_template):
     store, launching to local processes or to the session's Ray head."""
     require_chromium()
     executor = request.param
-    from playwright.sync_api import sync_playwright
 
     root = tmp_path_factory.mktemp("launch-browser")
     shutil.copyfile(sqlite_template, root / "mlflow.db")  # migrated once, before any writer starts
@@ -42,12 +50,8 @@ def app(request, tmp_path_factory, sqlite_template):
     if executor == "ray":
         env["RAY_ADDRESS"] = request.getfixturevalue("ray_head")  # skips (fails in CI) without ray
     try:
-        with streamlit_app(env, root / "streamlit.log") as base, sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            try:
-                yield base, uri, browser, executor
-            finally:
-                browser.close()
+        with streamlit_app(env, root / "streamlit.log") as base, chromium() as browser:
+            yield base, uri, browser, executor
     finally:
         kill_trainers(uri)  # trainers run in their own process groups: they outlive the server
 

@@ -15,8 +15,14 @@ TYPES = {"int": int, "number": float, "bool": bool, "text": str}
 
 
 values = st.one_of(
-    st.text(max_size=40), st.integers(min_value=-(2**70), max_value=2**70), st.floats(), st.booleans(), st.none(),
-    st.sampled_from(["x; rm -rf ~", "--help", "$(reboot)", "1e309", "nan", "-0", " 3 ", "0x10", "1_000", "true", "adam"]),
+    st.text(max_size=40),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(),
+    st.booleans(),
+    st.none(),
+    st.sampled_from(
+        ["x; rm -rf ~", "--help", "$(reboot)", "1e309", "nan", "-0", " 3 ", "0x10", "1_000", "true", "adam"]
+    ),
     st.lists(st.integers(), max_size=3),
 )
 

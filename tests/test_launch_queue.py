@@ -49,7 +49,9 @@ def test_invalid_form_values_create_no_run(raw, name, field, sqlite_store):
 def test_same_idempotency_key_starts_one_run_even_when_clicked_at_once(store):
     spec = build_spec("mlp", {"max_epochs": 1})
     ids: list[str] = []
-    threads = [threading.Thread(target=lambda: ids.append(queue.submit(spec, idempotency_key="form-abc-1"))) for _ in range(6)]
+    threads = [
+        threading.Thread(target=lambda: ids.append(queue.submit(spec, idempotency_key="form-abc-1"))) for _ in range(6)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -119,7 +121,9 @@ def test_a_trainer_started_by_hand_is_left_alone_and_a_recycled_pid_is_not_taken
         here = {PID_TAG: str(by_hand.pid), HOST_TAG: socket.gethostname()}
         live = _running_run(here)  # created after its process started, like `trainers.train mlp`
         c = tracking.client()
-        older = c.create_run(tracking.experiment_id(), start_time=int((time.time() - 3600) * 1000), tags=here).info.run_id
+        older = c.create_run(
+            tracking.experiment_id(), start_time=int((time.time() - 3600) * 1000), tags=here
+        ).info.run_id
         assert Supervisor(LocalExecutor(limit=1)).reconcile() == [older]  # that pid cannot be the old run's trainer
         assert c.get_run(live).info.status == "RUNNING"
     finally:

@@ -7,9 +7,10 @@ import sys
 import time
 
 import tiny_family  # noqa: F401 - registers "tiny"
-from launch_util import kill_trainers, set_launch_env, wait_until, runtime_in_tmp  # noqa: F401 - autouse fixture
+from launch_util import kill_trainers, runtime_in_tmp, set_launch_env, wait_until  # noqa: F401 - autouse fixture
 
-from experiments import queue, store as transitions, supervisor, sweeps
+from experiments import queue, supervisor, sweeps
+from experiments import store as transitions
 from experiments.executors.local import LocalExecutor
 from experiments.supervisor import Supervisor
 from trainers import tracking
@@ -28,8 +29,14 @@ def test_a_trainer_paused_between_its_claim_and_its_pid_tag_is_not_reconciled(sq
     time.sleep(1.5)  # waited in the queue longer than the claim timeout, like a sweep's later trials
     env = {**os.environ, "RUNBOARD_TEST_ATTACH_PAUSE_S": "20"}
     with open(tmp_path / "trainer.log", "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "trainers.train", "--run-id", run_id], cwd=tracking.REPO, env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "trainers.train", "--run-id", run_id],
+            cwd=tracking.REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         client = tracking.client()
         wait_until(lambda: client.get_run(run_id).info.status == "RUNNING", 120, 0.05, message="the trainer's claim")
@@ -67,7 +74,9 @@ def test_cancelling_a_sweep_gives_each_queued_trial_its_reason(store):
     assert queue.cancel(parent)
     kids = queue.children(parent, tracking.experiment_id())
     assert len(kids) == 3
-    assert {(k.info.status, k.data.tags.get(ERROR_TAG)) for k in kids} == {("KILLED", "sweep cancelled before this trial started")}
+    assert {(k.info.status, k.data.tags.get(ERROR_TAG)) for k in kids} == {
+        ("KILLED", "sweep cancelled before this trial started")
+    }
 
 
 def test_a_trainer_that_dies_before_training_is_failed_with_its_last_words(sqlite_store, monkeypatch):

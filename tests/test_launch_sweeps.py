@@ -7,7 +7,15 @@ import threading
 
 import pytest
 import tiny_family  # noqa: F401 - registers "tiny"
-from launch_util import all_runs, check_pruned_sweep, describe_runs, kill_trainers, set_launch_env, wait_until, runtime_in_tmp  # noqa: F401 - autouse fixture
+from launch_util import (
+    all_runs,
+    check_pruned_sweep,
+    describe_runs,
+    kill_trainers,
+    runtime_in_tmp,  # noqa: F401 - autouse fixture
+    set_launch_env,
+    wait_until,
+)
 
 from experiments import queue, sweeps
 from experiments.worker import start_in_thread
@@ -24,7 +32,9 @@ def test_grid_plan_is_the_cartesian_product_with_log_spaced_ranges():
 
 
 def test_random_plan_is_seeded_log_uniform_and_within_bounds():
-    dims = sweeps.parse_space("mlp", {"lr": {"low": 1e-5, "high": 1e-1, "log": True}, "layers": {"low": 1, "high": 4}}, {})
+    dims = sweeps.parse_space(
+        "mlp", {"lr": {"low": 1e-5, "high": 1e-1, "log": True}, "layers": {"low": 1, "high": 4}}, {}
+    )
     a = sweeps.plan("random", dims, budget=200, seed=7)
     assert a == sweeps.plan("random", dims, budget=200, seed=7) and len(a) == 200
     assert all(1e-5 <= p["lr"] <= 1e-1 and p["layers"] in (1, 2, 3, 4) for p in a)
@@ -68,15 +78,22 @@ def _sample_running(parent_id, stop, seen):
 
 def test_grid_sweep_of_4_with_parallelism_2(store, worker):
     base = {"max_epochs": 1, "step_sleep": 0.05}
-    parent_id = sweeps.create("grid", "tiny", base, {"lr": [0.01, 0.05], "batch_size": [8, 16]}, budget=4, parallelism=2)
+    parent_id = sweeps.create(
+        "grid", "tiny", base, {"lr": [0.01, 0.05], "batch_size": [8, 16]}, budget=4, parallelism=2
+    )
     kids = queue.children(parent_id, tracking.experiment_id())
     assert len(kids) == 4 and {k.info.status for k in kids} <= {"SCHEDULED", "RUNNING"}  # all queued at once
     stop, seen = threading.Event(), []
     sampler = threading.Thread(target=_sample_running, args=(parent_id, stop, seen))
     sampler.start()
     try:
-        wait_until(lambda: tracking.client().get_run(parent_id).info.status == "FINISHED", 300, 0.5, message="sweep end",
-                   explain=lambda: describe_runs([k.info.run_id for k in queue.children(parent_id, tracking.experiment_id())]))
+        wait_until(
+            lambda: tracking.client().get_run(parent_id).info.status == "FINISHED",
+            300,
+            0.5,
+            message="sweep end",
+            explain=lambda: describe_runs([k.info.run_id for k in queue.children(parent_id, tracking.experiment_id())]),
+        )
     finally:
         stop.set()
         sampler.join()
@@ -119,8 +136,16 @@ def test_optuna_sweep_of_12_with_pruning_kills_bad_rates_early_and_still_finds_t
     obviously bad after one epoch; the median rule stops those trials."""
     caplog.set_level(logging.INFO, logger="experiments")
     space = {"lr": {"low": 1e-5, "high": 0.1, "log": True}}
-    parent_id = sweeps.create("optuna", "tiny", {"max_epochs": 4, "n_samples": 64}, space, budget=12, parallelism=2, seed=5,
-                              prune={"rule": "median", "warmup_trials": 2, "min_epochs": 1})
+    parent_id = sweeps.create(
+        "optuna",
+        "tiny",
+        {"max_epochs": 4, "n_samples": 64},
+        space,
+        budget=12,
+        parallelism=2,
+        seed=5,
+        prune={"rule": "median", "warmup_trials": 2, "min_epochs": 1},
+    )
 
     def explain():
         kids = queue.children(parent_id, tracking.experiment_id())

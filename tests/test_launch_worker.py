@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import tiny_family  # noqa: F401 - registers "tiny" in this process
-from launch_util import TESTS, all_runs, describe_runs, kill_trainers, set_launch_env, wait_until, runtime_in_tmp  # noqa: F401 - autouse fixture
+from launch_util import TESTS, all_runs, describe_runs, kill_trainers, runtime_in_tmp, set_launch_env, wait_until  # noqa: F401 - autouse fixture
 
 from experiments import queue
 from experiments.executors.local import LocalExecutor, pid_alive
@@ -169,7 +169,9 @@ def test_a_live_trainer_left_by_a_dead_worker_is_adopted_not_failed(store, launc
     run_id = queue.submit(tiny(max_epochs=1000, step_sleep=0.05))
     first = _worker_process(limit=1)
     try:
-        wait_until(lambda: tracking.client().get_run(run_id).data.tags.get("runboard.heartbeat"), 180, message="training")
+        wait_until(
+            lambda: tracking.client().get_run(run_id).data.tags.get("runboard.heartbeat"), 180, message="training"
+        )
     finally:
         os.kill(first.pid, signal.SIGKILL)
         first.wait()
@@ -194,9 +196,13 @@ def test_a_hand_run_trainer_on_a_queued_run_is_adopted_by_the_worker_not_started
                    message="the hand-run's claim", explain=lambda: describe_runs([run_id]))
         w = start_in_thread(limit=2, poll_s=0.2)  # the queue moves while the hand-run trains
         try:
-            wait_until(lambda: w.supervisor.executor.watches(run_id) or status(run_id) in TERMINAL, 60, message="adopted")
+            wait_until(
+                lambda: w.supervisor.executor.watches(run_id) or status(run_id) in TERMINAL, 60, message="adopted"
+            )
             out, _ = hand.communicate(timeout=180)
-            wait_until(lambda: status(run_id) in TERMINAL and not w.supervisor.executor.watches(run_id), 30, message="reaped")
+            wait_until(
+                lambda: status(run_id) in TERMINAL and not w.supervisor.executor.watches(run_id), 30, message="reaped"
+            )
         finally:
             w.stop()
     finally:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 import streamlit as st
+from app_util import open_page
 from mlflow.entities import Metric, Param
 
-from app_util import open_page
 from dashboard.numbers import short_number
 from trainers import tracking
 

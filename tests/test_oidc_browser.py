@@ -11,10 +11,17 @@ import secrets
 import shutil
 
 import pytest
+from browser_util import (
+    COLD_WAIT_MS,
+    WAIT_MS,
+    chromium,
+    free_port,
+    plotly_traces,
+    require_chromium,
+    streamlit_app,
+    wait_for_rerun,
+)
 from plain_store import finished_runs
-
-from browser_util import CHROMIUM, CHROMIUM_ARGS, COLD_WAIT_MS, WAIT_MS, free_port, plotly_traces, require_chromium, \
-    streamlit_app, wait_for_rerun
 
 pytestmark = pytest.mark.browser
 pytest.importorskip("authlib", reason="OIDC login needs Authlib (requirements.txt)")
@@ -41,7 +48,6 @@ def app(tmp_path_factory, sqlite_template):
     """(base URL, run ids, identity provider, browser) with RUNBOARD_AUTH=oidc."""
     require_chromium()
     from fake_oidc import Provider
-    from playwright.sync_api import sync_playwright
 
     root = tmp_path_factory.mktemp("oidc-browser")
     shutil.copyfile(sqlite_template, root / "mlflow.db")
@@ -55,12 +61,8 @@ def app(tmp_path_factory, sqlite_template):
         env = {"MLFLOW_TRACKING_URI": uri, "RUNBOARD_ARTIFACT_ROOT": (root / "artifacts").as_uri(),
                "RUNBOARD_RUNTIME_DIR": str(root / "runtime"), "RUNBOARD_WORKER": "off", "RUNBOARD_AUTH": "oidc",
                "STREAMLIT_SECRETS_FILES": str(root / "secrets.toml")}
-        with streamlit_app(env, root / "streamlit.log", port=port) as base, sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            try:
-                yield base, ids, provider, browser
-            finally:
-                browser.close()
+        with streamlit_app(env, root / "streamlit.log", port=port) as base, chromium() as browser:
+            yield base, ids, provider, browser
 
 
 def sign_in_from_link(browser, url: str, provider, email: str):

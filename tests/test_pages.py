@@ -5,48 +5,22 @@ does (query params first)."""
 
 from __future__ import annotations
 
-import re
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
+from app_util import curve_figures, figures, line_runs, open_page, texts
+from plain_store import HTML, LONG_POINTS
 
-from app_util import figures, open_page  # noqa: F401 - test_compare_links imports them from here
-from plain_store import HTML, LONG_POINTS, write_plain_store
 from trainers import tracking
 
 REPO = Path(__file__).resolve().parents[1]
 TRAINED_SEEDS = (1, 2)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Page caches are process-wide and keyed by arguments, not by store: tests switch stores."""
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
-
-
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def plain_store(request, make_store, tmp_path_factory):
-    """(uri, ids by role) of one plain-mlflow store per backend, shared by the read-only page tests."""
-    root = tmp_path_factory.mktemp("plain")
-    uri = make_store(request.param)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RUNBOARD_ARTIFACT_ROOT", (root / "artifacts").as_uri())
-        return uri, write_plain_store(uri)
-
-
-@pytest.fixture
-def plain(plain_store, monkeypatch):
-    uri, ids = plain_store
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    return ids
+pytestmark = pytest.mark.usefixtures("fresh_page_caches")
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -70,19 +44,6 @@ def trained_uri(request, make_store, tmp_path_factory):
 def trained(trained_uri, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", trained_uri)
     return trained_uri
-
-
-def line_runs(fig: dict) -> list[str]:
-    return [t["meta"]["run_id"] for t in fig["data"] if (t.get("meta") or {}).get("role") == "line"]
-
-
-def curve_figures(at: AppTest) -> list[dict]:
-    return [f for f in figures(at) if any((t.get("meta") or {}).get("role") == "line" for t in f["data"])]
-
-
-def texts(at: AppTest, kind: str) -> str:
-    """The elements' text with markdown escapes undone (pages escape every user-given string)."""
-    return re.sub(r"\\(.)", r"\1", "\n".join(str(el.value) for el in at.get(kind)))
 
 
 def ids_of(plain: dict, *roles: str) -> str:

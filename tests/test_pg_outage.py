@@ -70,9 +70,10 @@ def test_postgres_away_past_the_end_reaper_fails_the_run_with_the_facts_and_reco
     """Acceptance 3 with the status unwritable too: PostgreSQL stops mid-run and is back only after
     the trainer gave up (exit 1, one line); the reaper then ends the run FAILED with "N points not
     written" read from the journal, and recover writes every point once and sets FINISHED."""
+    from mlflow import MlflowClient
+
     from experiments.executors.local import LocalExecutor
     from experiments.supervisor import Supervisor
-    from mlflow import MlflowClient
 
     tracking.prepare_store(private_pg.uri)
     env = {**os.environ, "MLFLOW_TRACKING_URI": private_pg.uri, "RUNBOARD_WRITE_RETRY_SECONDS": "2",

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashboard.query import MAX_DEPTH, MAX_LENGTH, QueryError, apply, mask, parse, resolve
-from dashboard.query import BoolOp, Compare, MatchAll, Not
+from dashboard.query import apply, mask, resolve
+from dashboard.query_syntax import MAX_DEPTH, MAX_LENGTH, BoolOp, Compare, MatchAll, Not, QueryError, parse
 
 A, B, C = "a" * 32, "b" * 32, "c" * 32
 

@@ -14,7 +14,7 @@ import pytest
 import streamlit as st
 import tiny_family  # noqa: F401 - registers "tiny" in this process
 from app_util import app_test
-from launch_util import all_runs, kill_trainers, set_launch_env, wait_until, runtime_in_tmp  # noqa: F401 - autouse fixture
+from launch_util import all_runs, kill_trainers, runtime_in_tmp, set_launch_env, wait_until  # noqa: F401 - autouse fixture
 
 from experiments import activity, placement, queue
 from experiments.executors import configured

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from plain_store import write_plain_store, write_metric_rows
+from plain_store import write_metric_rows, write_plain_store
 
 from dashboard import data
 from dashboard.data import curves_sql, reader_process

@@ -7,8 +7,17 @@ import signal
 import subprocess
 
 import pytest
+from browser_util import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    REPO,
+    WAIT_MS,
+    _wait_healthy,
+    free_port,
+    require_chromium,
+    wait_for_rerun,
+)
 
-from browser_util import CHROMIUM, CHROMIUM_ARGS, REPO, WAIT_MS, _wait_healthy, free_port, require_chromium, wait_for_rerun
 from trainers.spec import build_spec
 from trainers.train import train
 

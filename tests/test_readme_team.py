@@ -38,7 +38,9 @@ def readme_block(name: str) -> str:
 def commands(block: str) -> list[str]:
     """The block's command lines, comments and continuations folded."""
     lines = re.sub(r"\\\n\s*", " ", block).splitlines()
-    return [line for line in (re.sub(r"\s+#.*$", "", l).strip() for l in lines) if line and not line.startswith("#")]
+    return [
+        line for line in (re.sub(r"\s+#.*$", "", raw).strip() for raw in lines) if line and not line.startswith("#")
+    ]
 
 
 @pytest.fixture
@@ -103,7 +105,11 @@ def test_the_one_command_try_out_starts_reports_and_stops_the_stack(settings):
     started = bash(up, settings, timeout=600)
     assert started.returncode == 0, started.stdout[-2000:] + started.stderr[-3000:]
     report = bash(status, settings)
-    assert report.returncode == 0 and re.search(r"mlflow\s+up", report.stdout) and re.search(r"dashboard\s+up", report.stdout)
+    assert (
+        report.returncode == 0
+        and re.search(r"mlflow\s+up", report.stdout)
+        and re.search(r"dashboard\s+up", report.stdout)
+    )
     assert_stored(settings, train("train", settings))
     stopped = bash(down, settings)
     assert stopped.returncode == 0, stopped.stderr

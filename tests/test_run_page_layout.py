@@ -7,9 +7,9 @@ import time
 
 import streamlit as st
 import tiny_family  # noqa: F401 - registers the "tiny" family in this process (AppTest runs here)
+from app_util import figures, open_page
 from mlflow.entities import Metric
 
-from app_util import figures, open_page
 from experiments import queue
 from trainers import tracking
 from trainers.metrics import EPOCH, TRAIN_LOSS

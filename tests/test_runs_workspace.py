@@ -5,25 +5,17 @@ from __future__ import annotations
 
 import json
 
-import pytest
-import streamlit as st
-
-from app_util import figures, open_page
 import pandas as pd
+import pytest
+from app_util import figures, open_page
+from three_families import write_three_families
 
 from dashboard.runs_columns import default_columns, main_metrics
 from dashboard.workspace import MAX_RUNS, colours, drawn
-from three_families import write_three_families
 from trainers.run_tags import FAMILY
 
 FIXED = ("run_name", "status")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_page_caches")
 
 
 @pytest.fixture
@@ -75,7 +67,7 @@ def test_workspace_draws_one_chart_per_main_metric_and_a_line_per_run_in_view(th
     main = ["val/acc", "val/mse", "val/loss", "train/loss", "val/kl"]
     assert at.multiselect(key="runs_ws_metrics").value == main
     assert sorted(drawn) == sorted(main)  # two charts a row: the page lists them column by column
-    for metric, ids in drawn.items():
+    for ids in drawn.values():
         assert len(ids) == len(set(ids)) and set(ids) <= every
     assert set(drawn["val/loss"]) == every
 

@@ -5,23 +5,16 @@ and a viewer who may open views but not change them, whatever the browser sends.
 from __future__ import annotations
 
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
-
 from app_util import app_test, open_page
-from dashboard import accounts, login, views
+from streamlit.testing.v1 import AppTest
 from three_families import write_three_families
+
+from dashboard import accounts, login, views
 from trainers import tracking
 
 VIEWER, LAUNCHER = ("vera", "viewer-password-1"), ("lena", "launcher-password-1")
 MLP = "family = mlp"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_page_caches")
 
 
 @pytest.fixture

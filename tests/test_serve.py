@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
 from browser_util import REPO, free_port
+
 from dashboard import accounts
 
 SERVE = str(REPO / "scripts" / "serve.sh")

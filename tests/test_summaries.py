@@ -7,7 +7,11 @@ import pandas as pd
 import pytest
 
 from dashboard.summaries import (
-    best_runs, default_group_param, group_labels, metric_column, param_diff,
+    best_runs,
+    default_group_param,
+    group_labels,
+    metric_column,
+    param_diff,
 )
 
 A, B, C, D = "a" * 32, "b" * 32, "c" * 32, "d" * 32

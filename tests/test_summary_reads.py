@@ -32,7 +32,9 @@ def _scan(uri: str) -> pd.DataFrame:
 
 def _table_min_max(uri: str) -> pd.DataFrame:
     df = data.runs(uri=uri)
-    keys = sorted({c[len("metrics."):-len(".min")] for c in df.columns if c.startswith("metrics.") and c.endswith(".min")})
+    keys = sorted(
+        {c[len("metrics.") : -len(".min")] for c in df.columns if c.startswith("metrics.") and c.endswith(".min")}
+    )
     rows = [(r.run_id, k, r[f"metrics.{k}.min"], r[f"metrics.{k}.max"]) for _, r in df.iterrows() for k in keys
             if not pd.isna(r[f"metrics.{k}"])]
     return pd.DataFrame(rows, columns=["run_id", "key", "min", "max"]).sort_values(["run_id", "key"], ignore_index=True)
@@ -81,10 +83,25 @@ def test_runs_table_builds_summaries_within_its_budget_and_scans_the_rest(sqlite
 def test_build_and_drop_command(sqlite_store):
     ids = write_plain_store(sqlite_store)
     env = {"MLFLOW_TRACKING_URI": sqlite_store, "PATH": "/usr/bin:/bin"}
-    built = subprocess.run([sys.executable, "-m", "trainers.curve_summary", "build"], env=env, cwd=tracking.REPO, capture_output=True, text=True, check=True)
+    built = subprocess.run(
+        [sys.executable, "-m", "trainers.curve_summary", "build"],
+        env=env,
+        cwd=tracking.REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "curves" in built.stderr
-    assert (ids["long"], "train/loss") in _fresh_keys(sqlite_store) and (ids["nan_inf"], "val/loss") in _fresh_keys(sqlite_store)
-    subprocess.run([sys.executable, "-m", "trainers.curve_summary", "drop"], env=env, cwd=tracking.REPO, capture_output=True, check=True)
+    assert (ids["long"], "train/loss") in _fresh_keys(sqlite_store) and (ids["nan_inf"], "val/loss") in _fresh_keys(
+        sqlite_store
+    )
+    subprocess.run(
+        [sys.executable, "-m", "trainers.curve_summary", "drop"],
+        env=env,
+        cwd=tracking.REPO,
+        capture_output=True,
+        check=True,
+    )
     eng = sa.create_engine(tracking.prepare_store(sqlite_store))
     try:
         assert not sa.inspect(eng).has_table(cs.TABLE)

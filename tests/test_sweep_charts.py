@@ -100,7 +100,9 @@ def test_no_scored_trial_is_an_explained_empty_chart():
     fig = objective_figure(t, "val/loss", "minimize")
     assert not fig.data and "No trial has finished" in fig.layout.annotations[0].text
     assert best_trial(t, "val/loss", "minimize") is None
-    assert "No trial has finished" in sweep_parallel_figure(t, ["lr"], "val/loss", "minimize").layout.annotations[0].text
+    assert (
+        "No trial has finished" in sweep_parallel_figure(t, ["lr"], "val/loss", "minimize").layout.annotations[0].text
+    )
 
 
 def test_parallel_coordinates_of_the_scored_trials_with_the_objective_last():

@@ -8,10 +8,10 @@ from __future__ import annotations
 import re
 
 import pytest
-import streamlit as st
 from app_util import array, figures, open_page
 
-from experiments import queue, store as run_store, sweeps
+from experiments import queue, sweeps
+from experiments import store as run_store
 from trainers import tracking
 
 # a grid runs over the fields sorted by name: trials 0..3 = (16, 0.1) (16, 0.01) (32, 0.1) (32, 0.01)
@@ -24,12 +24,7 @@ def _runtime_in_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("RUNBOARD_RUNTIME_DIR", str(tmp_path / "runtime"))
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Page caches are process-wide and keyed by arguments, not by store: tests switch stores."""
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_page_caches")
 
 
 def make_sweep(outcomes: dict[int, tuple[str, float | None]], direction: str = "minimize", metric: str = "val/loss"):
@@ -119,9 +114,14 @@ def test_a_trials_page_links_back_to_its_sweep(sqlite_store):
 def test_a_pruned_sweeps_page_shows_the_compute_early_stopping_saved(store):
     """Trials 0, 1 ran all 3 epochs (96 steps); 2 and 3 were pruned after epochs 1 and 2: 288 of
     384 steps run, 25 % saved."""
-    parent = sweeps.create("grid", "mlp", {"max_epochs": 3}, SPACE, budget=4, prune={"rule": "median", "warmup_trials": 2})
+    parent = sweeps.create(
+        "grid", "mlp", {"max_epochs": 3}, SPACE, budget=4, prune={"rule": "median", "warmup_trials": 2}
+    )
     client = tracking.client()
-    kids = {int(k.data.tags["runboard.sweep.trial"]): k.info.run_id for k in queue.children(parent, tracking.experiment_id())}
+    kids = {
+        int(k.data.tags["runboard.sweep.trial"]): k.info.run_id
+        for k in queue.children(parent, tracking.experiment_id())
+    }
     for trial, epochs in ((0, 3), (1, 3), (2, 1), (3, 2)):
         rid = kids[trial]
         assert run_store.claim(rid)
@@ -129,7 +129,9 @@ def test_a_pruned_sweeps_page_shows_the_compute_early_stopping_saved(store):
             client.log_metric(rid, "val/loss", 1.0 / e + trial, step=32 * e)
         for key, value in {"step": 32 * epochs, "total_steps": 96, "epoch": epochs, "max_epochs": 3}.items():
             client.set_tag(rid, f"runboard.progress.{key}", str(value))
-        run_store.end_if_active(rid, "FINISHED" if epochs == 3 else "KILLED", None if epochs == 3 else f"pruned at epoch {epochs}")
+        run_store.end_if_active(
+            rid, "FINISHED" if epochs == 3 else "KILLED", None if epochs == 3 else f"pruned at epoch {epochs}"
+        )
     sweeps.advance(client.get_run(parent))
     at = open_page("run", run=parent)
     shown = {m.label: m.value for m in at.metric}

@@ -9,7 +9,8 @@ import pytest
 import tiny_family  # noqa: F401 - registers "tiny"
 from launch_util import check_pruned_sweep, runtime_in_tmp  # noqa: F401 - autouse fixture
 
-from experiments import queue, store as run_store, sweeps
+from experiments import queue, sweeps
+from experiments import store as run_store
 from trainers import pruning, tracking
 from trainers.config import ConfigError
 from trainers.run_record import TERMINAL, stored_spec
@@ -45,10 +46,16 @@ def test_median_rule_maximising_prunes_below_the_median():
 def test_median_rule_waits_for_warm_up_trials_and_min_epochs_and_counts_finished_trials_only():
     siblings = [("FINISHED", c) for c in FINISHED]
     assert not pruning.should_prune(pruning.PruneRule("median", warmup_trials=4), "minimize", 2.5, 1, siblings)
-    assert not pruning.should_prune(pruning.PruneRule("median", warmup_trials=3, min_epochs=2), "minimize", 2.5, 1, siblings)
-    assert pruning.should_prune(pruning.PruneRule("median", warmup_trials=3, min_epochs=2), "minimize", 1.1, 2, siblings)
+    assert not pruning.should_prune(
+        pruning.PruneRule("median", warmup_trials=3, min_epochs=2), "minimize", 2.5, 1, siblings
+    )
+    assert pruning.should_prune(
+        pruning.PruneRule("median", warmup_trials=3, min_epochs=2), "minimize", 1.1, 2, siblings
+    )
     running_and_killed = [("RUNNING", [0.1]), ("KILLED", [0.1])] + siblings[:2]  # median of the 2 finished: 1.5
-    assert not pruning.should_prune(pruning.PruneRule("median", warmup_trials=2), "minimize", 1.4, 1, running_and_killed)
+    assert not pruning.should_prune(
+        pruning.PruneRule("median", warmup_trials=2), "minimize", 1.4, 1, running_and_killed
+    )
     assert pruning.should_prune(pruning.PruneRule("median", warmup_trials=2), "minimize", 1.6, 1, running_and_killed)
 
 
@@ -93,7 +100,10 @@ def _sweep_with_two_finished(prune: dict, lrs: list[float]) -> tuple[str, dict[i
     """A grid sweep over ``lrs`` whose trials 0 and 1 finished with known val/loss curves (epochs 1-3)."""
     parent = sweeps.create("grid", "tiny", {"max_epochs": 3}, {"lr": lrs}, budget=len(lrs), prune=prune)
     client = tracking.client()
-    kids = {int(k.data.tags["runboard.sweep.trial"]): k.info.run_id for k in queue.children(parent, tracking.experiment_id())}
+    kids = {
+        int(k.data.tags["runboard.sweep.trial"]): k.info.run_id
+        for k in queue.children(parent, tracking.experiment_id())
+    }
     for trial, curve in ((0, [1.0, 0.6, 0.5]), (1, [2.0, 1.0, 0.7])):
         assert run_store.claim(kids[trial])
         for epoch, value in enumerate(curve, start=1):
@@ -105,7 +115,9 @@ def _sweep_with_two_finished(prune: dict, lrs: list[float]) -> tuple[str, dict[i
 def test_a_trial_worse_than_the_median_is_pruned_by_its_trainer_and_keeps_its_points(sqlite_store):
     _, kids = _sweep_with_two_finished({"rule": "median", "warmup_trials": 2}, [0.05, 0.05, 1e-5])
     client = tracking.client()
-    result = train(spec_from_json(stored_spec(client, kids[2])), kids[2])  # lr 1e-5: val/loss ~4 at epoch 1 > median 1.5
+    result = train(
+        spec_from_json(stored_spec(client, kids[2])), kids[2]
+    )  # lr 1e-5: val/loss ~4 at epoch 1 > median 1.5
     run = client.get_run(kids[2])
     assert (result.status, run.info.status) == ("KILLED", "KILLED")
     assert run.data.tags["runboard.error"] == "pruned at epoch 1"
@@ -148,8 +160,16 @@ def test_optuna_sweep_of_12_with_pruning_in_process_spends_fewer_steps_and_finds
     """Acceptance (issue 17), fast: the real Optuna asks and real trainers of the worker test
     (test_launch_sweeps, marked slow), without 12 trainer processes, on 64 samples (8 steps an epoch)."""
     space = {"lr": {"low": 1e-5, "high": 0.1, "log": True}}
-    parent_id = sweeps.create("optuna", "tiny", {"max_epochs": 4, "n_samples": 64}, space, budget=12, parallelism=2, seed=5,
-                              prune={"rule": "median", "warmup_trials": 2, "min_epochs": 1})
+    parent_id = sweeps.create(
+        "optuna",
+        "tiny",
+        {"max_epochs": 4, "n_samples": 64},
+        space,
+        budget=12,
+        parallelism=2,
+        seed=5,
+        prune={"rule": "median", "warmup_trials": 2, "min_epochs": 1},
+    )
     _run_in_process(parent_id)
     check_pruned_sweep(parent_id, 12)
     from optuna.trial import TrialState

@@ -14,9 +14,9 @@ import sys
 
 import pytest
 import streamlit as st
+from app_util import figures, open_page
 from mlflow import MlflowClient
 from server_util import mlflow_server
-from app_util import figures, open_page
 
 from dashboard import data
 from trainers import metrics as m

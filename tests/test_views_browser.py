@@ -8,10 +8,10 @@ import re
 from urllib.parse import quote
 
 import pytest
-
-from browser_util import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, plotly_traces, require_chromium, streamlit_app, wait_for_rerun
-from dashboard import views
+from browser_util import WAIT_MS, chromium, open_view, plotly_traces, require_chromium, streamlit_app, wait_for_rerun
 from three_families import write_three_families
+
+from dashboard import views
 from trainers import tracking
 
 pytestmark = pytest.mark.browser
@@ -22,27 +22,15 @@ MLP = "family = mlp"
 def app(tmp_path_factory):
     """(base URL, {family: run ids}, experiment id, uri, browser) over a three-family store."""
     require_chromium()
-    from playwright.sync_api import sync_playwright
 
     root = tmp_path_factory.mktemp("views_browser")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     env = {"MLFLOW_TRACKING_URI": uri, "RUNBOARD_ARTIFACT_ROOT": (root / "artifacts").as_uri()}
     ids = write_three_families(uri)
     eid = tracking.experiment_id("three", uri)
-    with streamlit_app(env, root / "streamlit.log") as base, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield base, ids, eid, uri, browser
-        finally:
-            browser.close()
+    with streamlit_app(env, root / "streamlit.log") as base, chromium() as browser:
+        yield base, ids, eid, uri, browser
 
-
-def open_view(browser, url: str):
-    context = browser.new_context(viewport={"width": 1280, "height": 2400})
-    page = context.new_page()
-    page.goto(url, timeout=WAIT_MS)
-    wait_for_rerun(page)
-    return context, page
 
 
 def workspace_runs(page) -> set[str]:
@@ -55,7 +43,7 @@ def test_a_share_link_naming_a_view_opens_its_table_and_workspace(app):
 
     base, ids, eid, uri, browser = app
     views.save(eid, "mlp by acc", {"q": MLP, "sort": "-metrics.val/acc", "smooth": "0.3"}, uri=uri)
-    context, page = open_view(browser, f"{base}/?view={quote('mlp by acc')}")
+    context, page = open_view(browser, f"{base}/?view={quote('mlp by acc')}", height=2400)
     total = sum(len(v) for v in ids.values())
     expect(page.get_by_text(f"{len(ids['mlp'])} of {total} runs")).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_test_id("stTextInput").filter(has_text="Filter").get_by_role("textbox")).to_have_value(MLP)
@@ -69,7 +57,7 @@ def test_a_view_saved_in_the_browser_is_the_default_in_a_fresh_session(app):
     from playwright.sync_api import expect
 
     base, ids, eid, uri, browser = app
-    context, page = open_view(browser, f"{base}/?exp={eid}&q={quote('family = linreg')}")
+    context, page = open_view(browser, f"{base}/?exp={eid}&q={quote('family = linreg')}", height=2400)
     page.get_by_role("button", name="Save this view").click()
     page.get_by_label("Name").fill("linreg only")
     page.get_by_text("Open this experiment with it").click()
@@ -80,7 +68,7 @@ def test_a_view_saved_in_the_browser_is_the_default_in_a_fresh_session(app):
     saved = {v.name: v for v in views.every_view(uri)}
     assert saved["linreg only"].default and saved["linreg only"].params["q"] == "family = linreg"
 
-    fresh, page = open_view(browser, f"{base}/")  # a new browser session, the bare page
+    fresh, page = open_view(browser, f"{base}/", height=2400)  # a new browser session, the bare page
     total = sum(len(v) for v in ids.values())
     expect(page.get_by_text(f"{len(ids['linreg'])} of {total} runs")).to_be_visible(timeout=WAIT_MS)
     assert workspace_runs(page) == set(ids["linreg"])

@@ -6,7 +6,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashboard.viewstate import (
-    BAND_CHOICES, MAX_ITEMS, MAX_QUERY, MAX_SMOOTH, MAX_STEP, SIG_CHOICES, X_CHOICES, ViewState, from_params,
+    BAND_CHOICES,
+    MAX_ITEMS,
+    MAX_QUERY,
+    MAX_SMOOTH,
+    MAX_STEP,
+    SIG_CHOICES,
+    X_CHOICES,
+    ViewState,
+    from_params,
     to_params,
 )
 

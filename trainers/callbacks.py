@@ -133,8 +133,13 @@ class SweepPruning(pl.Callback):
 
     def _siblings(self) -> list[tuple[str, list[float]]]:
         runs = self.client.search_runs([self.experiment_id], f"tags.`{T.PARENT}` = '{self.parent}'", max_results=10_000)
-        wanted = [r for r in runs if r.info.run_id != self.run_id and self.metric in r.data.metrics
-                  and (self.rule.rule != "median" or r.info.status == "FINISHED")]  # the median reads finished ones only
+        wanted = [
+            r
+            for r in runs
+            if r.info.run_id != self.run_id
+            and self.metric in r.data.metrics
+            and (self.rule.rule != "median" or r.info.status == "FINISHED")
+        ]  # the median reads finished ones only
         return [(r.info.status, self._curve(r)) for r in wanted]
 
     def _curve(self, run) -> list[float]:

@@ -6,7 +6,8 @@ are rejected with ``ConfigError``, whose message is one line naming the field an
 
 A config holds only settings that are applied: ``TrainConfig``'s, which ``trainers.train`` applies
 to every run (seed, Lightning ``Trainer``, checkpoints), ``GradientConfig``'s for a module that
-Lightning optimises, plus what the family's module and data module take. ``SystemConfig`` adds the optimiser and split settings of ``trainers.systems`` and
+Lightning optimises, plus what the family's module and data module take. ``SystemConfig`` adds
+the optimiser and split settings of ``trainers.systems`` and
 ``trainers.data``, for the families built on them; a registered family gets each of those rules
 only when its own ``__init__`` takes the field (``trainers.registry``).
 """
@@ -47,7 +48,9 @@ class TrainConfig(BaseModel):
     strategy: Literal["auto", "ddp", "ddp_spawn", "ddp_find_unused_parameters_true", "fsdp"] = Field(
         "auto", description="Distributed strategy.")
     # resume (see trainers.resume): a checkpoint uploaded as an artifact on an interval
-    checkpoint_every_n_steps: int = Field(0, ge=0, le=10_000_000, description="Upload a checkpoint every N steps (0: off).")
+    checkpoint_every_n_steps: int = Field(
+        0, ge=0, le=10_000_000, description="Upload a checkpoint every N steps (0: off)."
+    )
     checkpoint_every_s: float = Field(300.0, ge=0, le=1e7, description="Upload a checkpoint every N seconds (0: off).")
 
     @field_validator("precision", mode="before")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from functools import lru_cache
+from functools import cache
 
 import sqlalchemy as sa
 
@@ -22,7 +22,7 @@ from trainers import curve_summary as cs
 log = logging.getLogger(__name__)
 
 
-@lru_cache(maxsize=None)
+@cache
 def writer(uri: str) -> sa.Engine:
     """An engine for refreshes. On SQLite each transaction is a real ``BEGIN`` (the driver's
     own mode starts none before a SELECT): a snapshot's reads share one snapshot, and a write
@@ -132,11 +132,15 @@ def build_store(uri: str, chunk: int = 200, out=sys.stderr) -> int:
     progress line on ``out``; returns the number of curves fresh at the end."""
     eng = writer(uri)
     with _snapshot(eng) as conn:
-        keys = [tuple(r) for r in conn.execute(sa.text("SELECT DISTINCT run_uuid, key FROM latest_metrics ORDER BY 1, 2"))]
+        keys = [
+            tuple(r) for r in conn.execute(sa.text("SELECT DISTINCT run_uuid, key FROM latest_metrics ORDER BY 1, 2"))
+        ]
     start, done = time.monotonic(), 0
     for i in range(0, len(keys), chunk):
         done += len(refresh(uri, keys[i : i + chunk]))
-        out.write(f"\rcurve summaries: {min(i + chunk, len(keys))}/{len(keys)} curves, {time.monotonic() - start:.1f} s")
+        out.write(
+            f"\rcurve summaries: {min(i + chunk, len(keys))}/{len(keys)} curves, {time.monotonic() - start:.1f} s"
+        )
         out.flush()
     out.write(f"\rcurve summaries: {done}/{len(keys)} curves fresh in {time.monotonic() - start:.1f} s\n")
     return done

@@ -49,7 +49,8 @@ _DDL = (
     f"""CREATE TABLE IF NOT EXISTS {TABLE} (
     run_uuid VARCHAR(32) NOT NULL, key VARCHAR(250) NOT NULL, level INTEGER NOT NULL, bucket BIGINT NOT NULL,
     n BIGINT NOT NULL, mn DOUBLE PRECISION, mx DOUBLE PRECISION,
-    first_step BIGINT NOT NULL, first_ts BIGINT NOT NULL, first_value DOUBLE PRECISION NOT NULL, first_nan BOOLEAN NOT NULL,
+    first_step BIGINT NOT NULL, first_ts BIGINT NOT NULL, first_value DOUBLE PRECISION NOT NULL,
+    first_nan BOOLEAN NOT NULL,
     last_step BIGINT NOT NULL, last_ts BIGINT NOT NULL, last_value DOUBLE PRECISION NOT NULL, last_nan BOOLEAN NOT NULL,
     PRIMARY KEY (run_uuid, key, level, bucket))""",
     f"""CREATE TABLE IF NOT EXISTS {WATERMARK} (
@@ -64,7 +65,8 @@ _BUMP = (f"INSERT INTO {VERSION} (run_uuid, key, v) VALUES (NEW.run_uuid, NEW.ke
 _TRIGGER = {
     "sqlite": [f"CREATE TRIGGER IF NOT EXISTS {TRIGGER} AFTER INSERT ON metrics BEGIN {_BUMP}; END"],
     "postgresql": [
-        f"CREATE OR REPLACE FUNCTION {TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {_BUMP}; RETURN NULL; END $$",
+        f"CREATE OR REPLACE FUNCTION {TRIGGER}() RETURNS trigger LANGUAGE plpgsql "
+        f"AS $$ BEGIN {_BUMP}; RETURN NULL; END $$",
         f"CREATE OR REPLACE TRIGGER {TRIGGER} AFTER INSERT ON metrics FOR EACH ROW EXECUTE FUNCTION {TRIGGER}()",
     ],
 }
@@ -73,7 +75,8 @@ _HAS_TRIGGER = {
     "postgresql": f"SELECT COUNT(*) FROM pg_trigger WHERE tgname = '{TRIGGER}' AND tgrelid = to_regclass('metrics')",
 }
 _RAW = "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_uuid = :run AND key = :key AND step > :after"
-_COLS = "run_uuid, key, level, bucket, n, mn, mx, first_step, first_ts, first_value, first_nan, last_step, last_ts, last_value, last_nan"
+_COLS = ("run_uuid, key, level, bucket, n, mn, mx, first_step, first_ts, first_value, first_nan, "
+         "last_step, last_ts, last_value, last_nan")
 _NAMES = [c.strip() for c in _COLS.split(",")]
 _INSERT = f"INSERT INTO {TABLE} ({_COLS}) VALUES ({', '.join(':' + c for c in _NAMES)})"
 # The state of curves, (run, key) pairs of some runs: what was built, and what the trigger counted.
@@ -159,7 +162,9 @@ def points(conn: sa.Connection, run_id: str, key: str, after: int = INT64_MIN) -
 
 
 def version(conn: sa.Connection, run_id: str, key: str) -> int:
-    v = conn.execute(sa.text(f"SELECT v FROM {VERSION} WHERE run_uuid = :run AND key = :key"), {"run": run_id, "key": key}).scalar()
+    v = conn.execute(
+        sa.text(f"SELECT v FROM {VERSION} WHERE run_uuid = :run AND key = :key"), {"run": run_id, "key": key}
+    ).scalar()
     return int(v or 0)
 
 
@@ -172,15 +177,19 @@ def write_full(conn: sa.Connection, run_id: str, key: str, pts: np.ndarray, v: i
         if rows:
             conn.execute(sa.text(_INSERT), [dict(zip(_NAMES, (run_id, key, level, *r))) for r in rows])
     max_step = int(pts["step"].max()) if len(pts) else None
-    conn.execute(sa.text(f"INSERT INTO {WATERMARK} (run_uuid, key, n, max_step, built_v) VALUES (:run, :key, :n, :s, :v)"),
-                 {**p, "n": len(pts), "s": max_step, "v": v})
+    conn.execute(
+        sa.text(f"INSERT INTO {WATERMARK} (run_uuid, key, n, max_step, built_v) VALUES (:run, :key, :n, :s, :v)"),
+        {**p, "n": len(pts), "s": max_step, "v": v},
+    )
 
 
 class Conflict(RuntimeError):
     """Another refresh changed the curve's summary since this one read it."""
 
 
-def write_append(conn: sa.Connection, run_id: str, key: str, pts: np.ndarray, old: tuple, v: int, levels=LEVELS) -> None:
+def write_append(
+    conn: sa.Connection, run_id: str, key: str, pts: np.ndarray, old: tuple, v: int, levels=LEVELS
+) -> None:
     """Merge points that all lie past the summarised ``max_step`` (compare-and-set on built_v)."""
     built_v, n, max_step = old
     p = {"run": run_id, "key": key}
@@ -195,8 +204,10 @@ def write_append(conn: sa.Connection, run_id: str, key: str, pts: np.ndarray, ol
             old_row = read_level(conn, run_id, key, level, rows[0][0], rows[0][0])
             if old_row:  # the last summarised bucket goes on: its first point stays, its last moves
                 rows[0] = _merge(old_row[0], rows[0])
-                conn.execute(sa.text(f"DELETE FROM {TABLE} WHERE run_uuid = :run AND key = :key AND level = :l AND bucket = :b"),
-                             {**p, "l": level, "b": rows[0][0]})
+                conn.execute(
+                    sa.text(f"DELETE FROM {TABLE} WHERE run_uuid = :run AND key = :key AND level = :l AND bucket = :b"),
+                    {**p, "l": level, "b": rows[0][0]},
+                )
         if rows:
             conn.execute(sa.text(_INSERT), [dict(zip(_NAMES, (run_id, key, level, *r))) for r in rows])
 
@@ -217,7 +228,9 @@ def build_curve(conn: sa.Connection, run_id: str, key: str, levels=LEVELS) -> in
     return len(pts)
 
 
-def states(conn: sa.Connection, run_ids, trusted_only: bool = False) -> dict[tuple[str, str], tuple[int, int, int, int | None]]:
+def states(
+    conn: sa.Connection, run_ids, trusted_only: bool = False
+) -> dict[tuple[str, str], tuple[int, int, int, int | None]]:
     """{(run, key): (built_v, v, n, max_step)} for every summarised curve of these runs;
     ``trusted_only``: none at all unless the trigger is in place (asked in the same query)."""
     run_ids = sorted(set(run_ids))
@@ -237,8 +250,12 @@ def fresh(conn: sa.Connection, keys) -> set[tuple[str, str]]:
 
 def read_level(conn: sa.Connection, run_id: str, key: str, level: int, lo: int, hi: int) -> list[tuple]:
     """Stored buckets of one level whose bucket number is in [lo, hi], ordered by bucket."""
-    sql = (f"SELECT bucket, n, mn, mx, first_step, first_ts, first_value, first_nan, last_step, last_ts, last_value, last_nan "
-           f"FROM {TABLE} WHERE run_uuid = :run AND key = :key AND level = :level AND bucket BETWEEN :lo AND :hi ORDER BY bucket")
+    sql = (
+        "SELECT bucket, n, mn, mx, first_step, first_ts, first_value, first_nan, "
+        "last_step, last_ts, last_value, last_nan "
+        f"FROM {TABLE} WHERE run_uuid = :run AND key = :key AND level = :level "
+        "AND bucket BETWEEN :lo AND :hi ORDER BY bucket"
+    )
     rows = conn.execute(sa.text(sql), {"run": run_id, "key": key, "level": level, "lo": lo, "hi": hi}).fetchall()
     return [(*r[:7], bool(r[7]), *r[8:11], bool(r[11])) for r in rows]
 

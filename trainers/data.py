@@ -130,7 +130,9 @@ class OrderTextData(_ArrayData):
 class LineData(_ArrayData):
     """y = 2x + 1 + noise, x ~ U(-1, 1)."""
 
-    def __init__(self, n_samples: int = 512, noise: float = 0.1, batch_size: int = 32, val_fraction: float = 0.2, seed: int = 0):
+    def __init__(
+        self, n_samples: int = 512, noise: float = 0.1, batch_size: int = 32, val_fraction: float = 0.2, seed: int = 0
+    ):
         super().__init__(batch_size, val_fraction, seed)
         self.n_samples, self.noise = n_samples, noise
 

@@ -24,8 +24,8 @@ from argparse import Namespace
 
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
-from trainers import logger as _base
 from trainers import journal, run_record, run_tags, tracking
+from trainers import logger as _base
 from trainers.log_sinks import PointsNotWritten
 from trainers.metrics import EPOCH
 

@@ -20,10 +20,10 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 1000  # MLflow's limit on entities per log_batch call
-Batch = tuple[list[tuple[str, float, int, int]], dict[str, str], list[tuple[str, str | None]]]
 
 
 class PointsNotWritten(RuntimeError):
@@ -37,7 +37,9 @@ class PointsNotWritten(RuntimeError):
         if unknown:
             text = f"points may be missing: {cause}"
         elif points:
-            text = not_written_reason(points, self.cause) + (f"; {artifacts} artifacts not uploaded" if artifacts else "")
+            text = not_written_reason(points, self.cause) + (
+                f"; {artifacts} artifacts not uploaded" if artifacts else ""
+            )
         else:
             text = f"{artifacts} artifacts not uploaded: {self.cause}"
         super().__init__(text)
@@ -83,11 +85,14 @@ class DirectSink:
         tag_list = [RunTag(k, v) for k, v in tags.items()]
         for i in range(0, max(len(metrics), 1), MAX_BATCH):
             chunk, extra = metrics[i : i + MAX_BATCH], (tag_list if i == 0 else [])
-            if (chunk or extra) and not self._retry(lambda: self.client.log_batch(self.run_id, metrics=chunk, tags=extra)):
+            # partial binds this iteration's batch (a lambda would read the loop's names when called)
+            if (chunk or extra) and not self._retry(
+                partial(self.client.log_batch, self.run_id, metrics=chunk, tags=extra)
+            ):
                 self.not_written += len(chunk)
                 self._keep(points[i : i + MAX_BATCH], tags if i == 0 else {})
         for local, artifact_dir in artifacts:
-            if not self._retry(lambda: self.client.log_artifact(self.run_id, local, artifact_dir)):
+            if not self._retry(partial(self.client.log_artifact, self.run_id, local, artifact_dir)):
                 self.artifacts_not_written += 1
 
     def _keep(self, points, tags) -> None:

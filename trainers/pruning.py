@@ -80,7 +80,9 @@ def _worse(a: float, b: float, direction: str) -> bool:
     return a > b if direction == "minimize" else a < b
 
 
-def median_prunes(value: float, epoch: int, finished: Sequence[Sequence[float]], rule: PruneRule, direction: str) -> bool:
+def median_prunes(
+    value: float, epoch: int, finished: Sequence[Sequence[float]], rule: PruneRule, direction: str
+) -> bool:
     """``finished``: each FINISHED sibling's curve (``curve[k-1]`` = its value at epoch k)."""
     if epoch < rule.min_epochs or len(finished) < max(rule.warmup_trials, 1):
         return False

@@ -47,7 +47,9 @@ def recover(run_id: str, uri: str | None = None) -> tuple[int, str | None]:
                 client.log_artifact(run_id, local, artifact_dir)
     if written < facts["points"]:  # the journal could not keep them all: the run stays FAILED, and says so
         lost = not_written_reason(facts["points"] - written, f"lost: the journal kept {written} of {facts['points']}")
-        client.log_batch(run_id, tags=[RunTag(T.ERROR, lost), RunTag(T.POINTS_NOT_WRITTEN, str(facts["points"] - written))])
+        client.log_batch(
+            run_id, tags=[RunTag(T.ERROR, lost), RunTag(T.POINTS_NOT_WRITTEN, str(facts["points"] - written))]
+        )
         client.set_terminated(run_id, "FAILED")
         journal.remove()
         return written, "FAILED"

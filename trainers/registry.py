@@ -18,8 +18,9 @@ import copy
 import importlib
 import inspect
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, create_model
 
@@ -126,7 +127,9 @@ def family_of(name: str, module_cls: type, datamodule_cls: type, summary: str = 
 
     def build(cfg: TrainConfig):
         values = cfg.model_dump()
-        pick = lambda cls: {k: values[k] for k in _init_params(cls) if k in values}  # noqa: E731
+        def pick(cls) -> dict:
+            return {k: values[k] for k in _init_params(cls) if k in values}
+
         return module_cls(**pick(module_cls)), datamodule_cls(**pick(datamodule_cls))
 
     return Family(name, config, build, summary or (module_cls.__doc__ or "").strip().split("\n")[0])

@@ -125,7 +125,9 @@ def reopen(client, run_id: str, workdir: str, queued: bool = False) -> tuple[str
         raise ConfigError(f"resume: no run {run_id!r} in the store", field="resume") from None
     if queued:
         if run_tags.CHECKPOINT_STEP not in run.data.tags or run.info.status not in ("SCHEDULED", "RUNNING"):
-            raise ConfigError(f"resume: run {run_id} is {run.info.status} without a checkpoint to resume", field="resume")
+            raise ConfigError(
+                f"resume: run {run_id} is {run.info.status} without a checkpoint to resume", field="resume"
+            )
         client.delete_tag(run_id, run_tags.RESUME_REQUESTED)
     elif why := resumable(run):
         raise ConfigError(f"resume: {why}", field="resume")

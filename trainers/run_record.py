@@ -14,11 +14,10 @@ from functools import lru_cache
 from mlflow.entities import Param, RunTag
 
 from trainers import __version__, tracking
-from trainers.config import ConfigError
-from trainers.spec import RunSpec
-
 from trainers import run_tags as T
+from trainers.config import ConfigError
 from trainers.run_tags import TERMINAL  # noqa: F401 - re-exported: older callers import it from here
+from trainers.spec import RunSpec
 
 # The names other modules import from here; their one home is trainers.run_tags.
 SPEC_TAG, FAMILY_TAG, ERROR_TAG = T.SPEC, T.FAMILY, T.ERROR
@@ -64,7 +63,9 @@ def params_of(spec: RunSpec) -> dict[str, str]:
 
 
 def _log(client, run_id: str, params: dict[str, str], tags: dict[str, str]) -> None:
-    client.log_batch(run_id, params=[Param(k, v) for k, v in params.items()], tags=[RunTag(k, v) for k, v in tags.items()])
+    client.log_batch(
+        run_id, params=[Param(k, v) for k, v in params.items()], tags=[RunTag(k, v) for k, v in tags.items()]
+    )
 
 
 def start(client, spec: RunSpec, run_id: str | None) -> str:
@@ -117,7 +118,7 @@ def abandon(client, run_id: str, cause: str) -> str:
             return "the store refused to mark it FAILED; the reaper will end it"
     try:
         client.set_tag(run_id, ERROR_TAG, f"set-up failed: {cause}")
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - any refusal: the run is FAILED already, only its reason is missing
         return "the run is marked FAILED; the store refused the reason"
     return "the run is marked FAILED"
 

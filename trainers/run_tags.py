@@ -84,7 +84,9 @@ SWEEP_PRUNE = "runboard.sweep.prune"  # on a trial: the early-stopping rule its 
 STALE_AFTER_S_DEFAULT = 600.0
 
 # --- resume (trainer) ----------------------------------------------------------------------------
-CHECKPOINT_STEP = "runboard.checkpoint.step"  # global step of the last checkpoint uploaded (artifact CHECKPOINT_ARTIFACT)
+CHECKPOINT_STEP = (
+    "runboard.checkpoint.step"  # global step of the last checkpoint uploaded (artifact CHECKPOINT_ARTIFACT)
+)
 RESUMED_FROM_STEP = "runboard.resumed_from_step"  # set when --resume continued the run from a checkpoint
 RESUME_REQUESTED = "runboard.resume_requested"  # launch side: the queued run continues from its checkpoint
 

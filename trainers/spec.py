@@ -34,7 +34,12 @@ class RunSpec:
 
     def to_json(self) -> str:
         return json.dumps(
-            {"family": self.family, "config": self.config.model_dump(), "experiment": self.experiment, "name": self.run_name},
+            {
+                "family": self.family,
+                "config": self.config.model_dump(),
+                "experiment": self.experiment,
+                "name": self.run_name,
+            },
             sort_keys=True,
         )
 
@@ -44,13 +49,16 @@ def check_name(value: str | None, field: str) -> str | None:
         return None
     if not isinstance(value, str) or not _NAME.match(value):
         raise ConfigError(
-            f"{field}: must be 1-100 letters, digits, spaces or _ . , : = + / @ - and not start with '-' (got {excerpt(value)})",
+            f"{field}: must be 1-100 letters, digits, spaces or _ . , : = + / @ - "
+            f"and not start with '-' (got {excerpt(value)})",
             field=field,
         )
     return value
 
 
-def build_spec(family: str, values: dict[str, Any] | None = None, experiment: str | None = None, run_name: str | None = None) -> RunSpec:
+def build_spec(
+    family: str, values: dict[str, Any] | None = None, experiment: str | None = None, run_name: str | None = None
+) -> RunSpec:
     """Validate everything a launch needs; raises ``ConfigError`` and touches no store."""
     fam = registry.get(family)
     config = validate(fam.config, dict(values or {}), family)
@@ -75,7 +83,11 @@ def load_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{shown}: expected a mapping with 'family' and 'config'")
     unknown = sorted(set(doc) - YAML_KEYS)
     if unknown:
-        raise ConfigError(f"{excerpt(unknown[0], 40)}: unknown key in {excerpt(path.name, 80)} (allowed: {', '.join(sorted(YAML_KEYS))})", field=unknown[0])
+        raise ConfigError(
+            f"{excerpt(unknown[0], 40)}: unknown key in {excerpt(path.name, 80)} "
+            f"(allowed: {', '.join(sorted(YAML_KEYS))})",
+            field=unknown[0],
+        )
     if not isinstance(doc.get("family"), str):
         raise ConfigError(f"family: {excerpt(path.name, 80)} must name a model family", field="family")
     if not isinstance(doc.get("config") or {}, dict):
@@ -89,13 +101,17 @@ def parse_yaml(text: str, shown: str = "experiment file") -> Any:
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                raise ConfigError(f"{shown}: YAML anchors and aliases (&name, *name) are not allowed in experiment files")
+                raise ConfigError(
+                    f"{shown}: YAML anchors and aliases (&name, *name) are not allowed in experiment files"
+                )
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{shown}: not valid YAML ({excerpt(str(exc).splitlines()[0], 120)[1:-1]})") from None
 
 
-def spec_from_target(target: str, overrides: dict[str, Any], experiment: str | None = None, run_name: str | None = None) -> RunSpec:
+def spec_from_target(
+    target: str, overrides: dict[str, Any], experiment: str | None = None, run_name: str | None = None
+) -> RunSpec:
     """``target`` is a family name or a YAML file; overrides win over the file's values."""
     if target.endswith((".yaml", ".yml")) or "/" in target:
         doc = load_file(target)

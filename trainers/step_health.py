@@ -48,7 +48,9 @@ def grad_norm(module: torch.nn.Module, params: list[torch.Tensor] | None = None)
         per_device: dict[torch.device, list[torch.Tensor]] = {}
         for g in grads:  # _foreach_norm wants one device per call (a model split over GPUs has several)
             per_device.setdefault(g.device, []).append(g)
-        norms = [torch.linalg.vector_norm(torch.stack(torch._foreach_norm(gs, 2)), 2).cpu() for gs in per_device.values()]
+        norms = [
+            torch.linalg.vector_norm(torch.stack(torch._foreach_norm(gs, 2)), 2).cpu() for gs in per_device.values()
+        ]
         return torch.linalg.vector_norm(torch.stack(norms), 2)
 
 

@@ -67,7 +67,10 @@ def serve(client, run_id: str, source, budget: float, keeper=None, rows=None) ->
     wake, closed = threading.Event(), threading.Event()
     threading.Thread(target=_read, args=(source, pending, wake, closed), daemon=True).start()
     # points and artifacts fail apart (a full artifact volume, a store that is fine): each says so once
-    outages, closed_at = {"points": Outage(client.tracking_uri), "artifacts": Outage(client.tracking_uri, "artifact store")}, None
+    outages, closed_at = (
+        {"points": Outage(client.tracking_uri), "artifacts": Outage(client.tracking_uri, "artifact store")},
+        None,
+    )
     while True:
         wake.clear()  # before looking: a batch put after this sets it again, so no wake-up is lost
         done = closed.is_set()  # before looking too: everything read was put before it was set

@@ -38,7 +38,7 @@ def _gpu_sample() -> dict[str, float]:
                 free, total = torch.cuda.mem_get_info(i)
                 out[f"gpu_{i}_memory_usage_megabytes"] = (total - free) / 1e6
                 out[f"gpu_{i}_memory_usage_percentage"] = 100.0 * (total - free) / max(total, 1)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - GPU memory is optional: a driver that cannot answer leaves it out
         pass
     return out
 

@@ -10,7 +10,7 @@ import fcntl
 import os
 import sqlite3
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -98,7 +98,7 @@ def _server_lock(uri: str):
 _MIGRATION_LOCK = 0x52554E424F415244  # "RUNBOARD": one advisory lock key per database
 
 
-@lru_cache(maxsize=None)
+@cache
 def prepare_store(uri: str | None = None) -> str:
     """Create/migrate a database store once, switch SQLite to WAL and refresh its statistics.
 

@@ -136,7 +136,9 @@ def train(spec: RunSpec, run_id: str | None = None) -> TrainResult:
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m trainers.train", description=__doc__.split("\n\n")[0])
     p.add_argument("target", nargs="?", help="a model family or an experiments/*.yaml file")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config field"
+    )
     p.add_argument("--resume", metavar="RUN_ID", help="continue a FAILED/KILLED run from its last checkpoint")
     p.add_argument("--run-id", help="attach to an existing (e.g. SCHEDULED) run instead of creating one")
     p.add_argument("--experiment", help="MLflow experiment name (default: runboard)")
@@ -156,11 +158,15 @@ def _spec_for(args) -> RunSpec:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=os.environ.get("RUNBOARD_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("RUNBOARD_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
+    )
     for noisy in ("pytorch_lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*(does not have many workers|LeafSpec|_pytree).*")
-    if logging.getLogger().level > logging.DEBUG:  # MLflow logs every store error with its traceback; we say it in one line
+    if (
+        logging.getLogger().level > logging.DEBUG
+    ):  # MLflow logs every store error with its traceback; we say it in one line
         logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
         # and urllib3 one line per retry of an mlflow server's request: the writer says it once
         logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)

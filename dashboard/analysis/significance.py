@@ -78,7 +78,9 @@ def best_group(groups: Mapping[str, GroupStat], higher_is_better: bool) -> str |
     return pick(scored, key=lambda pair: pair[0])[1]
 
 
-def versus_best(values: Mapping[str, object], higher_is_better: bool, seed: int = 0) -> tuple[list[GroupStat], list[VersusBest]]:
+def versus_best(
+    values: Mapping[str, object], higher_is_better: bool, seed: int = 0
+) -> tuple[list[GroupStat], list[VersusBest]]:
     """Each group's stat, and each other group against the best one."""
     groups = {label: group_stat(label, v) for label, v in values.items()}
     best = best_group(groups, higher_is_better)
@@ -86,7 +88,7 @@ def versus_best(values: Mapping[str, object], higher_is_better: bool, seed: int 
         return list(groups.values()), []
     b = _finite(values[best])
     out = []
-    for label, g in groups.items():
+    for label in groups:
         if label == best:
             continue
         a = _finite(values[label])

@@ -7,8 +7,9 @@ import time
 
 import streamlit as st
 
-from dashboard import auth, ui
+from dashboard import auth, reads
 from dashboard.charts import live_figure
+from dashboard.text import md_text
 from experiments import activity, queue
 from trainers.metrics import TRAIN_LOSS, VAL_ACC, VAL_LOSS
 from trainers.progress import duration_text
@@ -24,7 +25,7 @@ def _stop(run_id: str, name: str) -> None:
     if (user := auth.require("stop or cancel runs")) is None:
         return  # checked here, on the server: a viewer's forged click stops nothing
     said = queue.stop(run_id, stopped_by=user.name)  # cancels a queued run or a sweep
-    st.session_state[f"{PREFIX}_said"] = _said(ui.md_text(name), said)  # toasts render markdown
+    st.session_state[f"{PREFIX}_said"] = _said(md_text(name), said)  # toasts render markdown
 
 
 def _said(name: str, outcome: str) -> str:
@@ -48,20 +49,37 @@ def _row_ui(row: dict, viewer: bool, curves=None) -> None:
     with st.container(border=True):
         main, side = st.columns([5, 1])
         sweep = " · sweep trial" if row["parent_run_id"] else ""
-        main.markdown(f"**{ui.md_text(row['name'])}** · {ui.md_text(row['family'])} · {row['status'].lower()}{sweep}")
+        main.markdown(f"**{md_text(row['name'])}** · {md_text(row['family'])} · {row['status'].lower()}{sweep}")
         _open_link(main, rid)
         if row["sweep"]:
             main.caption(f"{row['sweep']} sweep: its trials are queued below as slots free up")
-            side.button("Cancel sweep", key=f"{PREFIX}_cancel_{rid}", on_click=_stop, args=(rid, row["name"]), disabled=viewer,
-                        help="Takes its queued trials off the queue; running trials finish.")
+            side.button(
+                "Cancel sweep",
+                key=f"{PREFIX}_cancel_{rid}",
+                on_click=_stop,
+                args=(rid, row["name"]),
+                disabled=viewer,
+                help="Takes its queued trials off the queue; running trials finish.",
+            )
             return
         if row["status"] == "SCHEDULED":
             main.caption(f"Queued #{row['position']} for {duration_text(time.time() - row['queued_at'])}")
-            side.button("Cancel", key=f"{PREFIX}_cancel_{rid}", on_click=_stop, args=(rid, row["name"]), disabled=viewer)
+            side.button(
+                "Cancel", key=f"{PREFIX}_cancel_{rid}", on_click=_stop, args=(rid, row["name"]), disabled=viewer
+            )
             return
-        main.progress(row["fraction"] or 0.0, text=(row["progress_text"] or "starting…") + (" · stopping" if row["stopping"] else ""))
-        side.button("Stop", key=f"{PREFIX}_stop_{rid}", on_click=_stop, args=(rid, row["name"]), disabled=row["stopping"] or viewer,
-                    help="Stops between steps (KILLED, every point kept); forced after 30 s.")
+        main.progress(
+            row["fraction"] or 0.0,
+            text=(row["progress_text"] or "starting…") + (" · stopping" if row["stopping"] else ""),
+        )
+        side.button(
+            "Stop",
+            key=f"{PREFIX}_stop_{rid}",
+            on_click=_stop,
+            args=(rid, row["name"]),
+            disabled=row["stopping"] or viewer,
+            help="Stops between steps (KILLED, every point kept); forced after 30 s.",
+        )
         _curve_ui(main, rid, curves)
         with main.expander("Log"):
             _log_ui(activity.logs(rid))
@@ -99,7 +117,11 @@ def _live() -> None:
         st.info("Nothing is queued or running.")
         st.page_link("app_pages/launch.py", label="Start a run on the Launch page", icon=":material/rocket_launch:")
     running = tuple(sorted(r["run_id"] for r in rows if r["status"] == "RUNNING" and not r["sweep"]))
-    curves = ui.read_or_stop("live curves", ui.curves, running, LIVE_METRICS, max_points=LIVE_POINTS, live=True) if running else None
+    curves = (
+        reads.read_or_stop("live curves", reads.curves, running, LIVE_METRICS, max_points=LIVE_POINTS, live=True)
+        if running
+        else None
+    )
     viewer = not auth.can_launch()  # controls stay visible but disabled; _stop checks again
     for row in rows:
         _row_ui(row, viewer, curves)
@@ -113,8 +135,8 @@ def _recent_ui() -> None:
     st.subheader("Recently ended")
     for row in rows:
         a, b = st.columns([5, 1])
-        why = f" — {ui.md_text(row['reason'][:120])}" if row["reason"] else ""
-        a.markdown(f"**{ui.md_text(row['name'])}** · {ui.md_text(row['family'])} · {row['status'].lower()}{why}")
+        why = f" — {md_text(row['reason'][:120])}" if row["reason"] else ""
+        a.markdown(f"**{md_text(row['name'])}** · {md_text(row['family'])} · {row['status'].lower()}{why}")
         if not row["sweep"]:
             b.page_link("app_pages/launch.py", label="Clone", icon=":material/content_copy:",
                         query_params={"clone": row["run_id"]})

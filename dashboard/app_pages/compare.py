@@ -7,9 +7,11 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from dashboard import answers, chart_controls, completeness, share, summaries, ui
+from dashboard import answers, chart_controls, completeness, reads, share, summaries, url_sync
+from dashboard.compare_explorer import best_table, explore_seed, explore_ui, metrics_default
+from dashboard.names import run_labels
 from dashboard.numbers import short_params
-from dashboard.widgets import best_table, explore_seed, explore_ui, metrics_default
+from dashboard.text import notice
 from dashboard.viewstate import ViewState
 
 PREFIX = "cmp"
@@ -35,8 +37,8 @@ def _known_runs(every: pd.DataFrame, fresh: bool) -> list[str]:
     kept = [r for r in wanted if r in known]
     if fresh and len(kept) < len(wanted):
         n = len(wanted) - len(kept)
-        ui.notice(f"Link: {n} run id(s) are not in this store (deleted, or never existed) and "
-                  f"were dropped; showing the other {len(kept)}.")
+        notice(f"Link: {n} run id(s) are not in this store (deleted, or never existed) and "
+               f"were dropped; showing the other {len(kept)}.")
     st.session_state.cmp_runs = kept
     return kept
 
@@ -46,7 +48,7 @@ def _runs_ui(every: pd.DataFrame, chosen: list[str], exp: str | None) -> list[st
     exps = set(every.loc[every["run_id"].isin(chosen), "experiment_id"]) or ({exp} if exp else set())
     pool = every[every["experiment_id"].isin(exps)] if exps else every
     pool = pd.concat([every[every["run_id"].isin(chosen)], pool.head(500)]).drop_duplicates("run_id")
-    labels = ui.run_labels(pool)
+    labels = run_labels(pool)
     return st.multiselect("Runs", list(pool["run_id"]), key="cmp_runs", format_func=labels.get,
                           placeholder="Pick runs to compare")
 
@@ -70,20 +72,20 @@ def _answers_ui(sel: pd.DataFrame, view: dict, keys: list[str]) -> tuple[dict, d
 
 def main() -> None:
     st.title("Compare runs")
-    state, _, fresh = ui.url_state(PREFIX, _seed, KEYS)
-    every = ui.read_or_stop("runs", ui.runs, None)
+    state, _, fresh = url_sync.url_state(PREFIX, _seed, KEYS)
+    every = reads.read_or_stop("runs", reads.runs, None)
     if every.empty:
-        ui.empty_store_ui("No runs in the store yet.")
+        reads.empty_store_ui("No runs in the store yet.")
         return
     chosen = _known_runs(every, fresh)
     ids = _runs_ui(every, chosen, state.exp)
     if not ids:
         st.info("Select runs here, or tick rows on the Runs page and press “Compare selected”.")
-        ui.write_url(PREFIX, replace(state, runs=()))
+        url_sync.write_url(PREFIX, replace(state, runs=()))
         return
     sel = every.set_index("run_id", drop=False).loc[ids].reset_index(drop=True)
     completeness.compare_notice_ui(sel)
-    keys = ui.metric_keys(tuple(ids))
+    keys = reads.metric_keys(tuple(ids))
     if not keys:
         st.info("None of these runs logged a metric yet.")
     view = chart_controls.controls_ui(PREFIX, sel, ids, keys, metrics_default(keys))
@@ -98,7 +100,7 @@ def main() -> None:
         st.info("Pick one or more metrics to chart.")
     with st.expander("Best run per metric and parameters", expanded=True):
         best_table(sel, view["metrics"] or keys)
-        ui.keep_valid("cmp_diff", [True, False], True)
+        url_sync.keep_valid("cmp_diff", [True, False], True)
         only = st.toggle("Differences only", key="cmp_diff", disabled=len(ids) < 2)
         diff = summaries.param_diff(sel, ids, only_differences=only and len(ids) > 1)
         st.dataframe(short_params(diff, diff.columns), width="stretch")
@@ -111,8 +113,8 @@ def main() -> None:
         with slot:
             share.export_ui(drawn, EXPORT_TITLE, "cmp_export", note=chart_controls.runs_note(sel, ids), **exported)
     # Written last, once every widget has been drawn (and its value checked).
-    ui.write_url(PREFIX, replace(state, runs=tuple(ids), **chart_controls.view_fields(PREFIX, view),
-                                 diff=bool(only), **answered, **explored))
+    url_sync.write_url(PREFIX, replace(state, runs=tuple(ids), **chart_controls.view_fields(PREFIX, view),
+                                       diff=bool(only), **answered, **explored))
 
 
 main()

@@ -13,7 +13,8 @@ import uuid
 
 import streamlit as st
 
-from dashboard import auth, ui
+from dashboard import auth
+from dashboard.text import md_text
 from experiments import forms, placement, queue, sweeps
 from trainers import pruning
 from trainers.config import ConfigError
@@ -30,13 +31,14 @@ def _source() -> dict:
         try:
             src = queue.clone_source(rid)
         except Exception:  # noqa: BLE001 - no such run, or a run with no launch spec to clone
-            st.warning(f"Run {ui.md_text(rid)} cannot be cloned (not in this store, or not started by Runboard).")
+            st.warning(f"Run {md_text(rid)} cannot be cloned (not in this store, or not started by Runboard).")
         else:
             st.caption(f"Cloning run `{rid}`: edit what should differ, then launch.")
             return {**src, "cloned_from": rid, "id": f"clone-{rid}"}
     files = forms.experiment_files()
     options = [f"family: {f}" for f in sorted(families())] + [f"file: {n}" for n in files]
-    wanted = f"file: {st.query_params['file']}" if "file" in st.query_params else f"family: {st.query_params.get('family', 'mlp')}"
+    wanted = (f"file: {st.query_params['file']}" if "file" in st.query_params
+              else f"family: {st.query_params.get('family', 'mlp')}")
     choice = st.selectbox("Start from", options, index=options.index(wanted) if wanted in options else 0,
                           key=f"{PREFIX}_source", help="A model family's defaults, or an experiment file's values.")
     kind, _, name = choice.partition(": ")
@@ -62,7 +64,8 @@ def _help(f: forms.FormField) -> str:
 
 def _field_ui(f: forms.FormField, value, key: str, error: str | None) -> None:
     if f.kind == "choice":
-        st.selectbox(f.name, f.options, index=f.options.index(value) if value in f.options else 0, key=key, help=_help(f))
+        st.selectbox(f.name, f.options, index=f.options.index(value) if value in f.options else 0, key=key,
+                     help=_help(f))
     elif f.kind == "bool":
         st.toggle(f.name, value=bool(value), key=key, help=_help(f))
     else:  # numbers are text so a wrong entry reaches validation and is explained, not silently clamped
@@ -113,20 +116,24 @@ def _launch_sweep(src: dict, fields: list[forms.FormField]) -> None:
     for field in state.get(f"{PREFIX}_sweep_fields", []):
         try:
             space[field] = forms.sweep_field(src["family"], field, state[f"{PREFIX}_sweep_{field}"],
-                                             state.get(f"{PREFIX}_sweep_log_{field}", False), state[f"{PREFIX}_sweep_num"])
+                                             state.get(f"{PREFIX}_sweep_log_{field}", False),
+                                             state[f"{PREFIX}_sweep_num"])
         except ConfigError as err:
             errors[f"sweep_{field}"] = str(err)
     sweep_id = None
     if not errors:
         args = dict(budget=int(state[f"{PREFIX}_sweep_budget"]), parallelism=int(state[f"{PREFIX}_sweep_parallel"]),
-                    metric=state[f"{PREFIX}_sweep_metric"], direction=state[f"{PREFIX}_sweep_direction"], prune=_prune())
+                    metric=state[f"{PREFIX}_sweep_metric"], direction=state[f"{PREFIX}_sweep_direction"],
+                    prune=_prune())
         try:
             sweep_id = sweeps.create(state[f"{PREFIX}_sweep_kind"], src["family"], spec.config.model_dump(), space,
-                                     experiment=spec.experiment, name=spec.run_name, launched_by=user.name, resources=_request(),
+                                     experiment=spec.experiment, name=spec.run_name, launched_by=user.name,
+                                     resources=_request(),
                                      idempotency_key=_key("sweep", src["family"], raw, space, args, _request()), **args)
         except ConfigError as err:
             field = err.field or "space"
-            sweep_level = field in space or field in ("budget", "parallelism", "metric", "space", "kind", "direction", "prune")
+            sweep_level = field in space or field in ("budget", "parallelism", "metric", "space", "kind", "direction",
+                                                      "prune")
             errors[f"sweep_{field}" if sweep_level else field] = str(err)
     state[f"{PREFIX}_errors"] = errors
     state[f"{PREFIX}_launched"] = sweep_id
@@ -138,7 +145,8 @@ def _prune() -> dict | None:
     if state.get(f"{PREFIX}_sweep_prune", "off") == "off":
         return None
     return {"rule": state[f"{PREFIX}_sweep_prune"], "warmup_trials": int(state[f"{PREFIX}_sweep_prune_warmup"]),
-            "min_epochs": int(state[f"{PREFIX}_sweep_prune_min_epochs"]), "eta": int(state[f"{PREFIX}_sweep_prune_eta"])}
+            "min_epochs": int(state[f"{PREFIX}_sweep_prune_min_epochs"]),
+            "eta": int(state[f"{PREFIX}_sweep_prune_eta"])}
 
 
 def _prune_ui() -> None:
@@ -157,10 +165,12 @@ def _prune_ui() -> None:
 
 def _sweep_ui(src: dict, fields: list[forms.FormField], errors: dict) -> None:
     with st.expander("Sweep: search over some fields", expanded=bool(st.session_state.get(f"{PREFIX}_sweep_fields"))):
-        st.caption("Trials take every other field from the form above. A sweep is a parent run; each trial a nested run.")
+        st.caption("Trials take every other field from the form above. "
+                   "A sweep is a parent run; each trial a nested run.")
         c1, c2, c3 = st.columns(3)
         c1.selectbox("Search", list(sweeps.KINDS), key=f"{PREFIX}_sweep_kind",
-                     help="grid: every combination; random: budget samples; optuna: Bayesian (TPE), each trial chosen from the ones before.")
+                     help="grid: every combination; random: budget samples; "
+                          "optuna: Bayesian (TPE), each trial chosen from the ones before.")
         c2.number_input("Budget (trials)", 1, 1000, 8, key=f"{PREFIX}_sweep_budget")
         c3.number_input("Parallel trials", 1, 64, 2, key=f"{PREFIX}_sweep_parallel")
         c1.text_input("Metric", "val/loss", key=f"{PREFIX}_sweep_metric")
@@ -191,19 +201,21 @@ def _placement_ui(errors: dict) -> None:
     """Where runs go; with Ray, the cluster's free resources and what each run reserves of them."""
     place = placement.where()
     if place["executor"] != "ray":
-        st.caption(f"Runs go to {ui.md_text(place['text'])}.")
+        st.caption(f"Runs go to {md_text(place['text'])}.")
         return
     if place["resources"]:
         free = " · ".join(f"{r['free']:g} of {r['total']:g} {name} free" for name, r in place["resources"].items())
-        st.caption(f"Runs go to {ui.md_text(place['text'])} — now {free}.")
+        st.caption(f"Runs go to {md_text(place['text'])} — now {free}.")
     else:
-        st.warning(f"Runs go to {ui.md_text(place['text'])}; its free resources are unknown "
-                   f"({ui.md_text(place['error'])}).", icon=":material/cloud_off:")
+        st.warning(f"Runs go to {md_text(place['text'])}; its free resources are unknown "
+                   f"({md_text(place['error'])}).", icon=":material/cloud_off:")
     c1, c2, _ = st.columns(3)
-    c1.number_input("CPUs per run", 0.0, placement.MAX["cpus"], placement.DEFAULT_REQUEST["cpus"], 0.5, key=f"{PREFIX}_cpus",
-                    help="Reserved for each run (and each sweep trial) on the cluster; Ray starts it when they are free.")
-    c2.number_input("GPUs per run", 0.0, placement.MAX["gpus"], placement.DEFAULT_REQUEST["gpus"], 1.0, key=f"{PREFIX}_gpus",
-                    help="0 trains on CPU. A fraction shares one GPU between runs.")
+    c1.number_input("CPUs per run", 0.0, placement.MAX["cpus"], placement.DEFAULT_REQUEST["cpus"], 0.5,
+                    key=f"{PREFIX}_cpus",
+                    help="Reserved for each run (and each sweep trial) on the cluster; "
+                         "Ray starts it when they are free.")
+    c2.number_input("GPUs per run", 0.0, placement.MAX["gpus"], placement.DEFAULT_REQUEST["gpus"], 1.0,
+                    key=f"{PREFIX}_gpus", help="0 trains on CPU. A fraction shares one GPU between runs.")
     for field in ("cpus", "gpus"):
         if err := errors.get(field):
             st.error(err, icon=":material/error:")
@@ -216,10 +228,10 @@ def main() -> None:
     src = _source()
     fam = families().get(src["family"])
     if fam is None:
-        st.error(f"Unknown model family {ui.md_text(src['family'])}.")
+        st.error(f"Unknown model family {md_text(src['family'])}.")
         return
     if fam.summary:
-        st.caption(ui.md_text(fam.summary))
+        st.caption(md_text(fam.summary))
     errors = st.session_state.get(f"{PREFIX}_errors", {})
     fields = forms.form_fields(src["family"])
     c1, c2 = st.columns(2)
@@ -228,7 +240,8 @@ def main() -> None:
         if err := errors.get("name"):
             st.error(err, icon=":material/error:")
     with c2:
-        st.text_input("experiment", src["experiment"] or "", key=f"{PREFIX}_{src['id']}_experiment", help="MLflow experiment (default: runboard).")
+        st.text_input("experiment", src["experiment"] or "", key=f"{PREFIX}_{src['id']}_experiment",
+                      help="MLflow experiment (default: runboard).")
         if err := errors.get("experiment"):
             st.error(err, icon=":material/error:")
     cols = st.columns(3)
@@ -246,8 +259,10 @@ def main() -> None:
         # page links, not markdown ones: Streamlit opens those in a new tab, which signs the user out
         c1, c2, _ = st.columns([1, 1, 4])
         c1.page_link("app_pages/activity.py", label="Activity", icon=":material/pending_actions:")
-        c2.page_link("app_pages/run.py", label="Open the run", icon=":material/insights:", query_params={"run": launched})
-        if st.button("New launch", key=f"{PREFIX}_again", help="Launching the same values again starts the same run; this starts a new one."):
+        c2.page_link("app_pages/run.py", label="Open the run", icon=":material/insights:",
+                     query_params={"run": launched})
+        if st.button("New launch", key=f"{PREFIX}_again",
+                     help="Launching the same values again starts the same run; this starts a new one."):
             st.session_state[f"{PREFIX}_nonce"] = uuid.uuid4().hex
             st.session_state[f"{PREFIX}_launched"] = None
             st.rerun()

@@ -10,11 +10,13 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from dashboard import completeness, resume_button, run_images, sweep_view, ui
+from dashboard import completeness, reads, resume_button, run_images, sweep_view, url_sync
 from dashboard.charts import confusion_figure, curves_figure, mark_flags
+from dashboard.mlflow_ui import mlflow_run_url
 from dashboard.numbers import short_number
+from dashboard.text import md_text, notice, status_text
 from dashboard.viewstate import ViewState
-from dashboard.widgets import points_note, zoom_ui
+from dashboard.zoom import points_note, zoom_ui
 from trainers import progress
 from trainers.metrics import EPOCH, SYSTEM_PREFIX
 from trainers.run_tags import LAUNCHED_BY, USER
@@ -27,22 +29,24 @@ _EPOCH_FILE = re.compile(r"epoch_(\d+)\.json$")
 
 
 def _status(rid: str) -> None:
-    info = ui.run(rid) or {}
+    info = reads.run(rid) or {}
     status = info.get("status", "?")
     c1, c0, c2, c3, c4 = st.columns(5)
-    c1.metric("Status", ui.status_text(status))
+    c1.metric("Status", status_text(status))
     queued, wait = info.get("queued_time"), info.get("queue_wait_s")
     c0.metric("Queued", queued.strftime("%b %d, %H:%M:%S") if queued is not None and not pd.isna(queued) else "—",
               help="When the run was created (launched); training may have waited in the queue")
     start = info.get("start_time")  # training start (trainers' progress.started tag), else creation
-    waited = f"waited {progress.duration_text(wait)} in queue" if wait is not None and wait == wait and wait >= 1 else None
+    waited = (
+        f"waited {progress.duration_text(wait)} in queue" if wait is not None and wait == wait and wait >= 1 else None
+    )
     c2.metric("Started", start.strftime("%b %d, %H:%M:%S") if start is not None and not pd.isna(start) else "—",
               delta=waited, delta_color="off")
     duration = info.get("duration_s")
     if status == "RUNNING" and start is not None and not pd.isna(start):
         duration = time.time() - start.timestamp()
     c3.metric("Duration", progress.duration_text(duration) if duration is not None and duration == duration else "—")
-    c4.metric("User", ui.md_text(_user(info)))
+    c4.metric("User", md_text(_user(info)))
     if status != "RUNNING":
         return
     started = start.timestamp() if start is not None and not pd.isna(start) else None
@@ -50,8 +54,8 @@ def _status(rid: str) -> None:
     if now.fraction is not None:
         st.progress(now.fraction, text=now.text())
     if now.stale:
-        ui.notice(f"No heartbeat for {progress.duration_text(now.heartbeat_age_s)}: the trainer may have died; "
-                  "it will be marked FAILED by reconciliation.")
+        notice(f"No heartbeat for {progress.duration_text(now.heartbeat_age_s)}: the trainer may have died; "
+               "it will be marked FAILED by reconciliation.")
 
 
 def _user(info: dict) -> str:
@@ -70,10 +74,10 @@ def _seed(state: ViewState, _params: dict[str, str]) -> None:
 
 def _health(rid: str) -> list:
     """The run's health flags, said in one line above its curves (issue 17); the charts mark them."""
-    flags = ui.run_health(rid)
+    flags = reads.run_health(rid)
     if flags:
         where = [f.flag + (f" in {f.metric} at step {f.step}" if f.step is not None else "") for f in flags]
-        ui.notice("Health: " + "; ".join(where))
+        notice("Health: " + "; ".join(where))
     return flags
 
 
@@ -102,7 +106,7 @@ def _curves(rid: str, metrics: list[str], live: bool, steps=None) -> None:
                 "validation metrics every epoch.")
         return
     flags = _health(rid)
-    curves = ui.curves([rid], training + system, step_range=steps, live=live)
+    curves = reads.curves([rid], training + system, step_range=steps, live=live)
     _chart_grid(rid, curves, training, "run_chart", steps, flags)
     if system:
         st.subheader("System")
@@ -113,7 +117,7 @@ def _curves(rid: str, metrics: list[str], live: bool, steps=None) -> None:
 def _live(rid: str, metrics: list[str], steps) -> None:
     @st.fragment(run_every=LIVE_EVERY)
     def live() -> None:
-        info = ui.run(rid) or {}
+        info = reads.run(rid) or {}
         if not metrics and info.get("metrics"):
             st.rerun()  # first points of a page opened before them: full redraw (zoom, all metrics)
         _status(rid)
@@ -127,7 +131,7 @@ def _live(rid: str, metrics: list[str], steps) -> None:
 def _run(rid: str, info: dict, state: ViewState) -> None:
     metrics = sorted(info.get("metrics", {}))
     steps = zoom_ui(PREFIX) if metrics else None
-    ui.write_url(PREFIX, replace(state, steps=steps))
+    url_sync.write_url(PREFIX, replace(state, steps=steps))
     if info.get("status") in LIVE_STATUSES:  # a just-launched run is still SCHEDULED: follow it too
         _live(rid, metrics, steps)
     else:
@@ -145,20 +149,20 @@ def _sweep(rid: str, experiment_id: str, sweep, live: bool) -> None:
     def follow() -> None:  # trials start and end while the parent is RUNNING
         _status(rid)
         sweep_view.section(rid, experiment_id, sweep)
-        if (ui.run(rid) or {}).get("status") not in LIVE_STATUSES:
+        if (reads.run(rid) or {}).get("status") not in LIVE_STATUSES:
             st.rerun()
 
     follow()
 
 
 def _confusion(rid: str) -> None:
-    files = [a["path"] for a in ui.artifacts(rid, "confusion") if not a["is_dir"]]
+    files = [a["path"] for a in reads.artifacts(rid, "confusion") if not a["is_dir"]]
     files = sorted(f for f in files if _EPOCH_FILE.search(f))
     if not files:
         st.caption("No confusion matrices logged (classifiers write confusion/epoch_NNN.json).")
         return
     label = {f: f"epoch {int(_EPOCH_FILE.search(f).group(1))}" for f in files}
-    ui.keep_valid("run_cm_file", files, files[-1])
+    url_sync.keep_valid("run_cm_file", files, files[-1])
     c1, c2 = st.columns([4, 1])
     with c1:
         if len(files) > 1:
@@ -168,21 +172,21 @@ def _confusion(rid: str) -> None:
             st.caption(label[path])
     with c2:
         normalize = st.toggle("Row shares", key="run_cm_norm", help="Colour by share of each actual class")
-    doc = ui.json_artifact(rid, path)
+    doc = reads.json_artifact(rid, path)
     try:
         fig = confusion_figure(doc["matrix"], doc["labels"], normalize=normalize)
     except (KeyError, TypeError, ValueError) as exc:
-        ui.notice(f"{path} is not a confusion matrix ({type(exc).__name__}: {exc}).")
+        notice(f"{path} is not a confusion matrix ({type(exc).__name__}: {exc}).")
         return
     st.plotly_chart(fig, width="stretch", key="run_confusion", config={"displaylogo": False})
 
 
 def _artifacts(rid: str) -> None:
     rows = []
-    for item in ui.artifacts(rid, ""):
+    for item in reads.artifacts(rid, ""):
         rows.append(item)
         if item["is_dir"]:
-            rows += ui.artifacts(rid, item["path"])  # one level down is what people look for
+            rows += reads.artifacts(rid, item["path"])  # one level down is what people look for
     if not rows:
         st.caption("No artifacts.")
         return
@@ -205,29 +209,29 @@ def _pick_run(state: ViewState) -> None:
     st.info("Open a run from the Runs page (tick one row, then “Open run”), or paste a run id.")
     typed = st.text_input("Run id", key="run_typed", max_chars=64).strip().lower()
     if typed:
-        ui.write_url(PREFIX, replace(state, run=typed))
+        url_sync.write_url(PREFIX, replace(state, run=typed))
         st.rerun()
-    ui.write_url(PREFIX, state)
+    url_sync.write_url(PREFIX, state)
 
 
 def main() -> None:
-    state, _, fresh = ui.url_state(PREFIX, _seed, ("run_lo", "run_hi"))
+    state, _, fresh = url_sync.url_state(PREFIX, _seed, ("run_lo", "run_hi"))
     if not state.run:
         st.title("Run")
         _pick_run(state)
         return
-    info = ui.read_or_stop("the run", ui.run, state.run)
+    info = reads.read_or_stop("the run", reads.run, state.run)
     if info is None:
         st.title("Run")
-        ui.notice(f"No run {state.run} in this store: it was deleted, or the link points to "
-                  "another store.")
+        notice(f"No run {state.run} in this store: it was deleted, or the link points to "
+               "another store.")
         _pick_run(replace(state, run=None))
         return
     rid = info["run_id"]
-    st.title(ui.md_text(info.get("run_name") or rid[:8]))
+    st.title(md_text(info.get("run_name") or rid[:8]))
     st.caption(f"Run {rid} · experiment {info.get('experiment_id')}")
     completeness.run_notice_ui(rid, info.get("tags", {}))
-    link = ui.mlflow_run_url(str(info.get("experiment_id")), rid)
+    link = mlflow_run_url(str(info.get("experiment_id")), rid)
     if link:
         st.link_button("Open in MLflow", link)
     if SPEC_TAG in info.get("tags", {}):  # launched by Runboard: its launch spec pre-fills the form
@@ -239,7 +243,7 @@ def main() -> None:
     _details(rid, info)  # what the run is, above how it went
     sweep = sweep_view.definition(info)
     if sweep is not None:  # a sweep's parent: its trials' results, not its one best/<metric> point
-        ui.write_url(PREFIX, replace(state, steps=None))
+        url_sync.write_url(PREFIX, replace(state, steps=None))
         _sweep(rid, str(info.get("experiment_id")), sweep, live=info.get("status") in LIVE_STATUSES)
     else:
         _run(rid, info, state)

@@ -7,9 +7,10 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from dashboard import answers, chart_controls, query, ui, views_ui, workspace
-from dashboard import widgets as runs_table
-from dashboard.runs_columns import main_metrics
+from dashboard import answers, chart_controls, query, reads, runs_table, url_sync, views_ui, workspace
+from dashboard.names import column_label
+from dashboard.runs_columns import column_options, default_columns, main_metrics
+from dashboard.text import notice
 from dashboard.viewstate import ViewState
 from trainers.run_tags import SPEC
 
@@ -30,7 +31,7 @@ def _seed(state: ViewState, params: dict[str, str]) -> None:
     chart_controls.seed(workspace.PREFIX, state)
     show = params.get("show", "last")
     if show not in SHOW:
-        ui.notice(f"Link: show={show[:40]} is not one of {', '.join(SHOW)}; using last")
+        notice(f"Link: show={show[:40]} is not one of {', '.join(SHOW)}; using last")
         show = "last"
     st.session_state.runs_show = show
     st.session_state.runs_best = params.get("best")
@@ -48,7 +49,7 @@ def _pick_experiment(exps: pd.DataFrame, wanted: str | None) -> None:
     if current in ids:
         return
     if current is not None and current == wanted:
-        ui.notice(f"Link: experiment {current} does not exist (or was deleted); showing another one.")
+        notice(f"Link: experiment {current} does not exist (or was deleted); showing another one.")
     with_runs = exps[exps.get("n_runs", pd.Series(1, index=exps.index)) > 0]
     st.session_state.runs_exp = (with_runs if not with_runs.empty else exps)["experiment_id"].iloc[-1]
 
@@ -60,7 +61,7 @@ def _filter(frame: pd.DataFrame, text: str) -> pd.DataFrame:
     try:
         return query.apply(frame, text)
     except query.QueryError as exc:
-        ui.notice(f"Filter not applied: {exc}")
+        notice(f"Filter not applied: {exc}")
         return frame
 
 
@@ -68,7 +69,7 @@ def _value_choice(metrics: list[str]):
     """(how, label) for metric columns: "last" | "min" | "max" | ("at_best", other)."""
     c1, c2 = st.columns([1, 1])
     with c1:
-        ui.keep_valid("runs_show", list(SHOW), "last")
+        url_sync.keep_valid("runs_show", list(SHOW), "last")
         show = st.radio("Metric columns show", list(SHOW), format_func=SHOW.get, key="runs_show",
                         horizontal=True)
     if show != "best":
@@ -77,7 +78,7 @@ def _value_choice(metrics: list[str]):
         return "last", None
     plain = [m for m in metrics if m != "epoch"] or metrics
     default = "val/loss" if "val/loss" in metrics else plain[0]
-    ui.keep_valid("runs_best", metrics, default)
+    url_sync.keep_valid("runs_best", metrics, default)
     with c2:
         other = st.selectbox("Best epoch of", metrics, key="runs_best",
                              help="Each metric column shows its value at the step where this "
@@ -94,11 +95,11 @@ def _columns_ui(frame: pd.DataFrame, shown: pd.DataFrame, metrics: list[str]) ->
     picks columns; the toggle goes back to the defaults, with every param or only those that vary."""
     every = st.toggle("Show every param", key="runs_allp", on_change=_auto_columns, args=(True,),
                       help="Off: only the params that differ among the runs in view.")
-    options = runs_table.column_options(frame, metrics)
+    options = column_options(frame, metrics)
     if st.session_state.get("runs_cols_auto", True):
-        st.session_state.runs_cols = runs_table.default_columns(shown if len(shown) else frame, metrics, every)
-    ui.keep_valid("runs_cols", options)
-    return st.multiselect("Columns", options, key="runs_cols", format_func=runs_table.column_label,
+        st.session_state.runs_cols = default_columns(shown if len(shown) else frame, metrics, every)
+    url_sync.keep_valid("runs_cols", options)
+    return st.multiselect("Columns", options, key="runs_cols", format_func=column_label,
                           on_change=_auto_columns, args=(False,),
                           placeholder="Choose params, metrics and tags to show")
 
@@ -108,8 +109,8 @@ def _sort_ui(columns: list[str]) -> str:
     options = list(dict.fromkeys(options))
     c1, c2 = st.columns([3, 1])
     with c1:
-        ui.keep_valid("runs_sort", options, DEFAULT_SORT)
-        col = st.selectbox("Sort by", options, key="runs_sort", format_func=runs_table.column_label)
+        url_sync.keep_valid("runs_sort", options, DEFAULT_SORT)
+        col = st.selectbox("Sort by", options, key="runs_sort", format_func=column_label)
     with c2:
         desc = st.toggle("Descending", key="runs_desc")
     return ("-" if desc else "") + col
@@ -148,30 +149,42 @@ def _importance(shown: pd.DataFrame, metrics: list[str]) -> dict:
     return {**answers.url_choice(sig), "imetric": None if imetric == default else imetric}
 
 
+def experiment_ui(exps: pd.DataFrame, key: str) -> str:
+    """Experiment picker over ``experiment_id`` values, labelled with names and run counts."""
+    names = dict(zip(exps["experiment_id"], exps["name"]))
+    counts = dict(zip(exps["experiment_id"], exps.get("n_runs", pd.Series(dtype=int))))
+
+    def label(eid: str) -> str:
+        n = counts.get(eid)
+        return f"{names[eid]} ({n} runs)" if n is not None and n == n else names[eid]
+
+    return st.selectbox("Experiment", list(names), format_func=label, key=key)
+
+
 def main() -> None:
     st.title("Runs")
-    exps = ui.read_or_stop("experiments", ui.experiments)
+    exps = reads.read_or_stop("experiments", reads.experiments)
     if exps.empty:
-        ui.empty_store_ui("No experiments yet.")
+        reads.empty_store_ui("No experiments yet.")
         return
     if (opened := views_ui.to_open(exps)) is not None:  # a saved view: as if its link was opened
         st.query_params.from_dict(opened)
-    state, _, _ = ui.url_state(PREFIX, _seed, KEYS)
+    state, _, _ = url_sync.url_state(PREFIX, _seed, KEYS)
     _pick_experiment(exps, state.exp)
     c1, c2 = st.columns([1, 2])
     with c1:
-        exp = ui.experiment_ui(exps, "runs_exp")
+        exp = experiment_ui(exps, "runs_exp")
     with c2:
         q = st.text_input("Filter", key="runs_q",
                           placeholder='val/acc > 0.9 and (lr < 0.01 or model = "cnn")',
                           help="and / or / not, = != < <= > >=, ~ (contains), in (…); names are "
                                "metrics, params or tags, e.g. family = mlp, status = running.")
     views_ui.views_ui(exp)
-    frame = ui.read_or_stop("runs", ui.runs, (exp,))
+    frame = reads.read_or_stop("runs", reads.runs, (exp,))
     exp_name = str(exps.set_index("experiment_id").at[exp, "name"])
     if frame.empty:
-        ui.empty_store_ui(f"Experiment “{exp_name}” has no runs yet.")
-        ui.write_url(PREFIX, replace(state, exp=exp, q=q))
+        reads.empty_store_ui(f"Experiment “{exp_name}” has no runs yet.")
+        url_sync.write_url(PREFIX, replace(state, exp=exp, q=q))
         return
     metrics = runs_table.metric_names(frame)
     shown = _filter(frame, q)
@@ -182,7 +195,7 @@ def main() -> None:
     curves = None
     if isinstance(how, tuple) and not shown.empty:
         wanted = sorted({c.removeprefix("metrics.") for c in cols if c.startswith("metrics.")} | {best})
-        curves = ui.curves(shown["run_id"], wanted, max_points=5000)
+        curves = reads.curves(shown["run_id"], wanted, max_points=5000)
     table = runs_table.build(shown, cols, how, curves, sort)
     colour_of = workspace.colours(table)
     st.caption(f"{len(shown)} of {len(frame)} runs · select rows to compare them")
@@ -193,9 +206,9 @@ def main() -> None:
     view = replace(state, exp=exp, q=q, cols=() if st.session_state.get("runs_cols_auto", True) else tuple(cols),
                    sort=None if sort == f"-{DEFAULT_SORT}" else sort, **charts, **answered)
     show = "best" if isinstance(how, tuple) else how
-    ui.write_url(PREFIX, view, {"show": "" if show == "last" else show,
-                                "best": best if show == "best" else "",
-                                "allp": "1" if st.session_state.get("runs_allp") else ""})
+    url_sync.write_url(PREFIX, view, {"show": "" if show == "last" else show,
+                                      "best": best if show == "best" else "",
+                                      "allp": "1" if st.session_state.get("runs_allp") else ""})
 
 
 def _workspace(table: pd.DataFrame, shown: pd.DataFrame, selected: list[str], metrics: list[str],

@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard.charts._style import empty_figure, plain
+from dashboard.names import bare, run_name
 from trainers.metrics import higher_is_better
 
 MISSING = "—"
@@ -29,20 +30,12 @@ def column(runs: pd.DataFrame, name: str, prefix: str) -> str:
     raise KeyError(f"no column {name!r} or {prefix}{name!r} in the runs frame")
 
 
-def short(col: str) -> str:
-    """``params.lr`` → ``lr``, ``metrics.val/acc`` → ``val/acc`` (axis titles)."""
-    for prefix in ("params.", "metrics.", "tags."):
-        if col.startswith(prefix):
-            return col[len(prefix):]
-    return col
-
-
 def run_labels(runs: pd.DataFrame, labels: Mapping[str, str] | None = None) -> np.ndarray:
     """Per row: ``labels[run_id]``, else the run name, else the first 8 characters of the id."""
     labels = labels or {}
     names = runs["run_name"] if "run_name" in runs.columns else pd.Series(None, index=runs.index)
     return np.array([
-        plain(labels.get(rid) or (name if isinstance(name, str) and name else rid[:8]))
+        plain(labels.get(rid) or run_name(name, rid))
         for rid, name in zip(runs["run_id"], names)
     ], dtype=object)
 
@@ -78,17 +71,17 @@ def parallel_figure(runs: pd.DataFrame, params: list[str], metric: str, higher_b
     for p in params:
         pcol = column(df, p, "params.")
         values, ticks = encode(df[pcol])
-        dim = dict(label=short(pcol), values=values)
+        dim = dict(label=bare(pcol), values=values)
         if ticks is not None:
             dim.update(tickvals=np.arange(len(ticks)), ticktext=ticks)
         dims.append(dim)
     score = df[mcol].to_numpy(dtype=np.float64)
-    dims.append(dict(label=short(mcol), values=score))
+    dims.append(dict(label=bare(mcol), values=score))
     fig = go.Figure(go.Parcoords(
         dimensions=dims,
         line=dict(color=score, colorscale="Viridis", showscale=True,
-                  reversescale=not (higher_is_better(short(mcol)) if higher_better is None else higher_better),
-                  colorbar=dict(title=dict(text=short(mcol)))),
+                  reversescale=not (higher_is_better(bare(mcol)) if higher_better is None else higher_better),
+                  colorbar=dict(title=dict(text=bare(mcol)))),
         meta={"run_ids": list(df["run_id"])},
     ))
     fig.update_layout(margin=dict(l=60, r=60, t=40, b=20))
@@ -111,10 +104,10 @@ def scatter_figure(runs: pd.DataFrame, param: str, metric: str,
     fig = go.Figure(go.Scatter(
         x=xs, y=df[mcol].to_numpy(dtype=np.float64), mode="markers",
         text=run_labels(df, labels), customdata=df["run_id"].to_numpy(dtype=object),
-        hovertemplate=f"%{{text}}<br>{short(pcol)}=%{{x}}<br>{short(mcol)}=%{{y}}<extra></extra>",
+        hovertemplate=f"%{{text}}<br>{bare(pcol)}=%{{x}}<br>{bare(mcol)}=%{{y}}<extra></extra>",
         marker=dict(size=9),
     ))
-    fig.update_layout(xaxis_title=short(pcol), yaxis_title=short(mcol),
+    fig.update_layout(xaxis_title=bare(pcol), yaxis_title=bare(mcol),
                       margin=dict(l=10, r=10, t=30, b=10))
     if ticks is not None:
         fig.update_xaxes(type="category", categoryorder="array", categoryarray=ticks)

@@ -16,8 +16,16 @@ import plotly.graph_objects as go
 
 from dashboard.charts._style import empty_figure, plain
 from dashboard.charts.runs import parallel_figure
+from dashboard.names import run_name
 from trainers import pruning
-from trainers.run_tags import ERROR, PROGRESS_EPOCH, PROGRESS_MAX_EPOCHS, PROGRESS_STEP, PROGRESS_TOTAL_STEPS, SWEEP_TRIAL
+from trainers.run_tags import (
+    ERROR,
+    PROGRESS_EPOCH,
+    PROGRESS_MAX_EPOCHS,
+    PROGRESS_STEP,
+    PROGRESS_TOTAL_STEPS,
+    SWEEP_TRIAL,
+)
 
 TRIAL = "trial"
 SCORED = "scored"  # counts towards the best (see the module docstring)
@@ -46,7 +54,9 @@ def trials_table(children: pd.DataFrame, fields: Sequence[str], metric: str) -> 
     for col in _INFO:
         out[col] = df[col] if col in df else None
     for field in fields:
-        out[f"params.{field}"] = _numbers_if_all(df.get(f"params.{field}", pd.Series(None, index=df.index, dtype=object)))
+        out[f"params.{field}"] = _numbers_if_all(
+            df.get(f"params.{field}", pd.Series(None, index=df.index, dtype=object))
+        )
     value = pd.to_numeric(df.get(objective_column(metric), pd.Series(np.nan, index=df.index)), errors="coerce")
     out[objective_column(metric)] = value
     out[SCORED] = (out["status"] == "FINISHED") & np.isfinite(value.to_numpy(np.float64))
@@ -70,9 +80,15 @@ def pruning_savings(trials: pd.DataFrame) -> dict | None:
         return None
     pruned = done[done[PRUNED_AT].notna()]
     budget = float(done["max_steps"].sum())
-    return {"pruned": len(pruned), "ended": len(done), "steps": int(done["steps"].fillna(0).sum()), "max_steps": int(budget),
-            "epochs": int(done["epochs"].fillna(0).sum()), "max_epochs": int(done["max_epochs"].fillna(0).sum()),
-            "saved": float((pruned["max_steps"] - pruned["steps"].fillna(0)).sum()) / budget}
+    return {
+        "pruned": len(pruned),
+        "ended": len(done),
+        "steps": int(done["steps"].fillna(0).sum()),
+        "max_steps": int(budget),
+        "epochs": int(done["epochs"].fillna(0).sum()),
+        "max_epochs": int(done["max_epochs"].fillna(0).sum()),
+        "saved": float((pruned["max_steps"] - pruned["steps"].fillna(0)).sum()) / budget,
+    }
 
 
 def _numbers_if_all(values: pd.Series) -> pd.Series:
@@ -105,7 +121,7 @@ def objective_figure(trials: pd.DataFrame, metric: str, direction: str) -> go.Fi
         return empty_figure(f"No trial has finished with a value of {plain(metric)} yet")
     x = scored[TRIAL].to_numpy()
     y = scored[objective_column(metric)].to_numpy(np.float64)
-    names = [plain(n if isinstance(n, str) and n else r[:8]) for n, r in zip(scored["run_name"], scored["run_id"])]
+    names = [plain(run_name(n, r)) for n, r in zip(scored["run_name"], scored["run_id"])]
     best = best_trial(trials, metric, direction)
     word = "lowest" if direction == "minimize" else "highest"
     fig = go.Figure([

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboard.data import artifacts as _artifacts
 from dashboard.analysis import health as _health
+from dashboard.data import artifacts as _artifacts
 from dashboard.data import curves_sql, engine, health_store, rest, runs_sql
 from trainers import tracking
 from trainers.run_tags import CLAIMED, HEARTBEAT
@@ -30,22 +30,25 @@ def experiments(uri: str | None = None) -> pd.DataFrame:
     return runs_sql.experiments(uri) if sql else rest.experiments(uri)
 
 
-def runs(experiment_ids=None, query=None, uri: str | None = None) -> pd.DataFrame:
+def runs(experiment_ids=None, uri: str | None = None) -> pd.DataFrame:
     """One row per active run (deleted runs and runs of deleted experiments hidden).
 
-    Columns: run_id, experiment_id, run_name, status, start_time (training start, else creation), end_time (UTC), duration_s (training),
-    parent_run_id, user, queued_time (creation, UTC), queue_wait_s, health, then ``params.<key>`` (strings), ``tags.<key>``, and
-    per metric ``metrics.<key>`` (latest value), ``metrics.<key>.min``, ``metrics.<key>.max``.
+    Columns: run_id, experiment_id, run_name, status, start_time (training start, else creation),
+    end_time (UTC), duration_s (training), parent_run_id, user, queued_time (creation, UTC),
+    queue_wait_s, health, then ``params.<key>`` (strings), ``tags.<key>``, and per metric
+    ``metrics.<key>`` (latest value), ``metrics.<key>.min``, ``metrics.<key>.max``.
     ``health``: the run's health flags joined by ", " ("" when healthy; see ``analysis.health``), None
     on ``http(s)://`` stores, where they are not computed yet.
-    ``query`` is accepted and ignored: the filter module applies the user's filter on this frame.
+    The user's filter is applied on this frame by ``dashboard.query``.
     """
-    del query
     uri, sql = _resolve(uri)
     df, marks = runs_sql.runs_and_marks(uri, experiment_ids) if sql else (rest.runs(uri, experiment_ids), None)
     found = health_store.flags(uri, df, marks=marks) if sql and not df.empty else {}
-    df.insert(df.columns.get_loc("queue_wait_s") + 1, "health",
-              pd.Series([_health.text(found[r]) if r in found else None for r in df["run_id"]], index=df.index, dtype=object))
+    df.insert(
+        df.columns.get_loc("queue_wait_s") + 1,
+        "health",
+        pd.Series([_health.text(found[r]) if r in found else None for r in df["run_id"]], index=df.index, dtype=object),
+    )
     return df
 
 

@@ -22,7 +22,7 @@ level's edges instead of equal widths over the curve's own first and last step).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -55,7 +55,13 @@ ARROW_POINTS = """
 SELECT ? AS curve, step, timestamp, value, is_nan FROM metrics INDEXED BY index_metrics_run_uuid_key_step
 WHERE run_uuid = ? AND key = ? AND step BETWEEN ? AND ? ORDER BY step LIMIT ?
 """
-ARROW_SCHEMA = [("curve", "int64"), ("step", "int64"), ("timestamp", "int64"), ("value", "float64"), ("is_nan", "int64")]
+ARROW_SCHEMA = [
+    ("curve", "int64"),
+    ("step", "int64"),
+    ("timestamp", "int64"),
+    ("value", "float64"),
+    ("is_nan", "int64"),
+]
 MAX_STEP = "SELECT MAX(step) FROM metrics{idx} WHERE run_uuid = :run AND key = :key AND step BETWEEN :lo AND :hi"
 # Integer arithmetic on both SQLite and PostgreSQL: (step - lo) * nb / width truncates to the
 # bucket number, exactly like ``downsample.bucket_index``.
@@ -132,11 +138,20 @@ def _bounds(step_range) -> tuple[int, int]:
     return (INT64_MIN if lo is None else int(lo)), (INT64_MAX if hi is None else int(hi))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _queries(dialect: str) -> dict[str, str]:
     idx = SQLITE_INDEX if dialect == "sqlite" else ""
-    return {name: sql.format(idx=idx) for name, sql in (("points", POINTS), ("max_step", MAX_STEP), ("buckets", BUCKETS), ("boundary", BOUNDARY),
-                                                  ("epochs", EPOCH_CHANGES), ("range", RANGE))}
+    return {
+        name: sql.format(idx=idx)
+        for name, sql in (
+            ("points", POINTS),
+            ("max_step", MAX_STEP),
+            ("buckets", BUCKETS),
+            ("boundary", BOUNDARY),
+            ("epochs", EPOCH_CHANGES),
+            ("range", RANGE),
+        )
+    }
 
 
 def _long(uri: str, conn: sa.Connection, q: dict, items: list, lo: int, hi: int, max_points: int, known: dict) -> dict:
@@ -146,7 +161,9 @@ def _long(uri: str, conn: sa.Connection, q: dict, items: list, lo: int, hi: int,
     for key, s0 in items:
         s1 = db.driver_rows(conn, q["max_step"], {"run": key[0], "key": key[1], "lo": lo, "hi": hi})[0][0]
         plans[key] = (s0, s1, pyramid.plan(s0, s1, max_points))
-    ok = set(known) | pyramid.usable(uri, conn, [k for k, (_, _, p) in plans.items() if p is not None and k not in known])
+    ok = set(known) | pyramid.usable(
+        uri, conn, [k for k, (_, _, p) in plans.items() if p is not None and k not in known]
+    )
     out = {}
     for key, (s0, s1, p) in plans.items():
         if key in ok:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import sqlalchemy as sa
 
 from trainers import tracking
 
-
 _URIS: set[str] = set()
 
 
-@lru_cache(maxsize=None)
+@cache
 def engine(uri: str) -> sa.Engine:
     """A pooled engine on a prepared store (created and migrated if missing, SQLite in WAL)."""
     tracking.prepare_store(uri)

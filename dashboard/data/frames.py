@@ -34,7 +34,11 @@ def runs_frame(base, params, tags, latest: pd.DataFrame, min_max, keep_artifact_
     """
     # Plain lists and numpy until the one frame at the end: a frame of the base rows with its
     # columns set one by one, and pd.to_datetime per time column, cost a small view more than its SQL.
-    info = dict(zip(BASE_ROW, (list(c) for c in zip(*base)))) if base else {c: pd.Series([], dtype=object) for c in BASE_ROW}
+    info = (
+        dict(zip(BASE_ROW, (list(c) for c in zip(*base))))
+        if base
+        else {c: pd.Series([], dtype=object) for c in BASE_ROW}
+    )
     ids = list(info["run_id"])
     info["experiment_id"] = pd.Series([str(e) for e in info["experiment_id"]], dtype="str")
     tags = _by_key(tags)

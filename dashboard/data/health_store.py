@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -112,7 +112,7 @@ def _watermarks(uri: str, run_ids: list[str]) -> dict[tuple[str, str], Watermark
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def _writer(uri: str) -> sa.Engine | None:
     """A writing engine with the cache table created; None where the store refuses writes."""
     db.engine(uri)  # the store is prepared (created, migrated, WAL) once, by the read side

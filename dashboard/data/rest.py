@@ -36,7 +36,14 @@ def experiments(uri: str) -> pd.DataFrame:
     exps = c.search_experiments(view_type=ViewType.ACTIVE_ONLY, max_results=PAGE)
     counts = pd.Series([r.info.experiment_id for r in _search(uri, [e.experiment_id for e in exps])]).value_counts()
     rows = [
-        (e.experiment_id, e.name, e.lifecycle_stage, e.artifact_location, e.creation_time, int(counts.get(e.experiment_id, 0)))
+        (
+            e.experiment_id,
+            e.name,
+            e.lifecycle_stage,
+            e.artifact_location,
+            e.creation_time,
+            int(counts.get(e.experiment_id, 0)),
+        )
         for e in exps
     ]
     df = pd.DataFrame(rows, columns=frames.EXPERIMENT_COLUMNS)
@@ -64,7 +71,10 @@ def run(uri: str, run_id: str) -> dict | None:
     if found.info.lifecycle_stage != "active" or experiment.lifecycle_stage != "active":
         return None
     histories = {k: _history(c, run_id, k) for k in found.data.metrics}
-    min_max = [(run_id, k, np.fmin.reduce(h[2], initial=np.nan), np.fmax.reduce(h[2], initial=np.nan)) for k, h in histories.items()]
+    min_max = [
+        (run_id, k, np.fmin.reduce(h[2], initial=np.nan), np.fmax.reduce(h[2], initial=np.nan))
+        for k, h in histories.items()
+    ]
     latest = _latest([found], histories)
     df = frames.runs_frame(_base([found]), _params([found]), _tags([found]), latest, min_max, keep_artifact_uri=True)
     return frames.run_dict(df.iloc[0], latest)
@@ -166,7 +176,10 @@ def _epoch_changes(run_id: str, curve) -> pd.DataFrame:
 
 
 def _active_ids(uri: str, experiment_ids) -> list[str]:
-    active = [e.experiment_id for e in tracking.client(uri).search_experiments(view_type=ViewType.ACTIVE_ONLY, max_results=PAGE)]
+    active = [
+        e.experiment_id
+        for e in tracking.client(uri).search_experiments(view_type=ViewType.ACTIVE_ONLY, max_results=PAGE)
+    ]
     if experiment_ids is None:
         return active
     wanted = {str(i) for i in ([experiment_ids] if isinstance(experiment_ids, (str, int)) else experiment_ids)}
@@ -192,7 +205,16 @@ def _frame(found: list) -> pd.DataFrame:
 
 def _base(found: list) -> list[tuple]:
     return [
-        (r.info.run_id, r.info.experiment_id, r.info.run_name, r.info.status, r.info.start_time, r.info.end_time, r.info.user_id, r.info.artifact_uri)
+        (
+            r.info.run_id,
+            r.info.experiment_id,
+            r.info.run_name,
+            r.info.status,
+            r.info.start_time,
+            r.info.end_time,
+            r.info.user_id,
+            r.info.artifact_uri,
+        )
         for r in found
     ]
 

@@ -93,7 +93,10 @@ def runs_and_marks(uri: str, experiment_ids=None) -> tuple[pd.DataFrame, dict[tu
     """``runs()`` and each curve's (last step, its timestamp) from the same read of
     ``latest_metrics``: the watermarks the health cache checks, without reading them twice."""
     df, latest = _read(uri, Scope(experiment_ids))
-    marks = {(r, k): (int(s), int(t)) for r, k, s, t in zip(latest["run_id"], latest["key"], latest["step"], latest["timestamp"])}
+    marks = {
+        (r, k): (int(s), int(t))
+        for r, k, s, t in zip(latest["run_id"], latest["key"], latest["step"], latest["timestamp"])
+    }
     return df, marks
 
 
@@ -143,5 +146,12 @@ def _latest(rows: list[tuple]) -> pd.DataFrame:
     this frame only feeds the runs frame and ``run()``, and Arrow strings cost more than the query)."""
     run_id, key, value, is_nan, step, ts = (list(c) for c in zip(*rows)) if rows else ([], [], [], [], [], [])
     decoded = ds.decode(np.array(value, dtype=np.float64), np.array(is_nan, dtype=bool))
-    return pd.DataFrame({"run_id": pd.Series(run_id, dtype=object), "key": pd.Series(key, dtype=object), "value": decoded,
-                         "step": pd.Series(step), "timestamp": pd.Series(ts)})
+    return pd.DataFrame(
+        {
+            "run_id": pd.Series(run_id, dtype=object),
+            "key": pd.Series(key, dtype=object),
+            "value": decoded,
+            "step": pd.Series(step),
+            "timestamp": pd.Series(ts),
+        }
+    )

@@ -28,13 +28,29 @@ from trainers import curve_summary as cs
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str]
-_ROW = np.dtype([("b", "i8"), ("n", "i8"), ("mn", "f8"), ("mx", "f8"), ("s0", "i8"), ("t0", "i8"), ("v0", "f8"), ("nan0", "?"),
-                 ("s1", "i8"), ("t1", "i8"), ("v1", "f8"), ("nan1", "?")])
+_ROW = np.dtype(
+    [
+        ("b", "i8"),
+        ("n", "i8"),
+        ("mn", "f8"),
+        ("mx", "f8"),
+        ("s0", "i8"),
+        ("t0", "i8"),
+        ("v0", "f8"),
+        ("nan0", "?"),
+        ("s1", "i8"),
+        ("t1", "i8"),
+        ("v1", "f8"),
+        ("nan1", "?"),
+    ]
+)
 # One level's stored buckets as plain numbers (the NULL min/max of an all-NaN bucket as a flag),
 # so the driver's tuples go straight into a numpy array.
-LEVEL = (f"SELECT bucket, n, COALESCE(mn, 0), COALESCE(mx, 0), mn IS NULL, first_step, first_ts, first_value, first_nan, "
-         f"last_step, last_ts, last_value, last_nan FROM {cs.TABLE} "
-         "WHERE run_uuid = :run AND key = :key AND level = :level AND bucket BETWEEN :lo AND :hi ORDER BY bucket")
+LEVEL = (
+    f"SELECT bucket, n, COALESCE(mn, 0), COALESCE(mx, 0), mn IS NULL, first_step, first_ts, first_value, first_nan, "
+    f"last_step, last_ts, last_value, last_nan FROM {cs.TABLE} "
+    "WHERE run_uuid = :run AND key = :key AND level = :level AND bucket BETWEEN :lo AND :hi ORDER BY bucket"
+)
 _STORED = np.dtype(_ROW.descr[:4] + [("null", "?")] + _ROW.descr[4:])
 BUILD_FROM_STEP = 2**12  # the runs table summarises curves this long or longer (see min_max)
 BUILD_BUDGET_S = 1.0
@@ -97,7 +113,9 @@ def known_long(conn: sa.Connection, keys: list[Key], max_points: int) -> dict[Ke
     return out
 
 
-def long_curve(conn: sa.Connection, q: dict, key: Key, lo: int, hi: int, s0: int, s1: int, k: int, g: int) -> ds.Buckets:
+def long_curve(
+    conn: sa.Connection, q: dict, key: Key, lo: int, hi: int, s0: int, s1: int, k: int, g: int
+) -> ds.Buckets:
     """One curve's buckets from level ``k`` grouped by ``g``, raw points at cut ends."""
     run, metric = key
     b0, b1 = s0 >> k, s1 >> k
@@ -105,8 +123,10 @@ def long_curve(conn: sa.Connection, q: dict, key: Key, lo: int, hi: int, s0: int
     if b0 == b1 and (head or tail):
         return _grouped(_raw_rows(conn, q, key, s0, s1, k), g)
     parts = [_raw_rows(conn, q, key, s0, ((b0 + 1) << k) - 1, k)] if head else []
-    stored = np.array(db.driver_rows(conn, LEVEL, {"run": run, "key": metric, "level": k, "lo": b0 + head, "hi": b1 - tail}),
-                      dtype=_STORED)
+    stored = np.array(
+        db.driver_rows(conn, LEVEL, {"run": run, "key": metric, "level": k, "lo": b0 + head, "hi": b1 - tail}),
+        dtype=_STORED,
+    )
     parts.append(_as_rows(stored))
     if tail:
         parts.append(_raw_rows(conn, q, key, b1 << k, s1, k))
@@ -166,8 +186,10 @@ def min_max(uri: str, conn: sa.Connection, latest: list[tuple]) -> tuple[list[tu
     except sa.exc.DBAPIError:
         conn.rollback()
         ok = set()
-    stale = sorted(((step, r, k) for r, k, step in latest if (r, k) not in ok and step is not None and step >= BUILD_FROM_STEP),
-                   reverse=True)
+    stale = sorted(
+        ((step, r, k) for r, k, step in latest if (r, k) not in ok and step is not None and step >= BUILD_FROM_STEP),
+        reverse=True,
+    )
     if stale:
         ok |= usable(uri, conn, [(r, k) for _, r, k in stale], BUILD_BUDGET_S)
     if not ok:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 

@@ -56,7 +56,9 @@ def _proc_start(pid: int) -> float | None:
     """Unix time at which ``pid`` started (procfs), or None."""
     try:
         ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
-        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime"))
+        boot = next(
+            int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime")
+        )
     except (OSError, IndexError, ValueError, StopIteration):
         return None
     return boot + ticks / os.sysconf("SC_CLK_TCK")
@@ -115,7 +117,9 @@ class LocalExecutor:
         if (script := script_argv(run_id, self.uri)) is not None:  # a user's own script (experiments.scripts)
             argv = [sys.executable, "-m", "trainers.run_script", run_id, *script]
         with open(self.log_path(run_id), "ab") as log:
-            log.write(f"runboard: starting run {run_id} on {self.host} at {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+            log.write(
+                f"runboard: starting run {run_id} on {self.host} at {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode()
+            )
             log.flush()
             proc = subprocess.Popen(argv, cwd=tracking.REPO, env=child_env(self.uri), stdin=subprocess.DEVNULL,
                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
@@ -124,7 +128,9 @@ class LocalExecutor:
             self._tag(run_id, proc.pid)
         except Exception:  # noqa: BLE001 - the process runs and is watched: failing the run now would
             # leave a trainer training a FAILED run (its FINISHED refused). It writes pid/host itself.
-            log.warning("run %s started as pid %d, but its pid tag could not be written", run_id, proc.pid, exc_info=True)
+            log.warning(
+                "run %s started as pid %d, but its pid tag could not be written", run_id, proc.pid, exc_info=True
+            )
 
     def _tag(self, run_id: str, pid: int) -> None:
         from mlflow.entities import RunTag

@@ -119,9 +119,13 @@ class RayExecutor:
         request = placement.request_of(run.data.tags)
         try:
             self.client().submit_job(
-                entrypoint=shlex.join(argv(run_id)), submission_id=job, runtime_env={"env_vars": {**job_env(self.uri), **device_env(request["gpus"])}},
-                entrypoint_num_cpus=request["cpus"], entrypoint_num_gpus=request["gpus"],
-                metadata={run_tags.RAY_RUN_ID: run_id})
+                entrypoint=shlex.join(argv(run_id)),
+                submission_id=job,
+                runtime_env={"env_vars": {**job_env(self.uri), **device_env(request["gpus"])}},
+                entrypoint_num_cpus=request["cpus"],
+                entrypoint_num_gpus=request["gpus"],
+                metadata={run_tags.RAY_RUN_ID: run_id},
+            )
         except RuntimeError:
             if self._info(job) is None:  # not "already submitted": a real failure
                 raise
@@ -153,7 +157,9 @@ class RayExecutor:
             del self._jobs[run_id]
             self._forced.pop(job, None)
             if info is None:
-                done.append((run_id, None, f"the Ray job {job} is gone from the cluster at {self.address} (restarted?)"))
+                done.append(
+                    (run_id, None, f"the Ray job {job} is gone from the cluster at {self.address} (restarted?)")
+                )
             else:
                 done.append((run_id, getattr(info, "driver_exit_code", None), _ended_reason(job, info)))
         return done

@@ -88,8 +88,12 @@ class GAN(pl.LightningModule):
         hidden: Annotated[int, Field(ge=4, le=16_384, description="Units per hidden layer of both networks.")] = 128,
         layers: Annotated[int, Field(ge=1, le=16, description="Hidden layers of both networks.")] = 2,
         d_lr_ratio: Annotated[float, Field(gt=0, le=100, description="Discriminator learning rate = lr × this.")] = 1.0,
-        grid_samples: Annotated[int, Field(ge=1, le=1024, description="Generated digits in each epoch's sample grid.")] = 64,
-        grid_scale: Annotated[int, Field(ge=1, le=32, description="Pixels per digit pixel in the sample grid PNG.")] = 4,
+        grid_samples: Annotated[
+            int, Field(ge=1, le=1024, description="Generated digits in each epoch's sample grid.")
+        ] = 64,
+        grid_scale: Annotated[
+            int, Field(ge=1, le=32, description="Pixels per digit pixel in the sample grid PNG.")
+        ] = 4,
         lr: float = 2e-3,
         seed: int = 0,
     ):
@@ -97,7 +101,9 @@ class GAN(pl.LightningModule):
         self.save_hyperparameters()
         self.generator = _mlp([latent_dim] + [hidden] * layers + [SIDE * SIDE], nn.Tanh())
         self.discriminator = _mlp([SIDE * SIDE] + [hidden] * layers + [1], None)
-        self.register_buffer("fixed_noise", torch.randn(grid_samples, latent_dim, generator=torch.Generator().manual_seed(seed)))
+        self.register_buffer(
+            "fixed_noise", torch.randn(grid_samples, latent_dim, generator=torch.Generator().manual_seed(seed))
+        )
 
     def forward(self, z):
         return self.generator(z)
@@ -148,7 +154,9 @@ class GAN(pl.LightningModule):
 
     def configure_optimizers(self):
         lr = self.hparams.lr
-        self._opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr * self.hparams.d_lr_ratio, betas=(0.5, 0.999))
+        self._opt_d = torch.optim.Adam(
+            self.discriminator.parameters(), lr=lr * self.hparams.d_lr_ratio, betas=(0.5, 0.999)
+        )
         return torch.optim.Adam(self.generator.parameters(), lr=lr, betas=(0.5, 0.999))
 
 

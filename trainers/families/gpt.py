@@ -56,7 +56,9 @@ class StdlibText(pl.LightningDataModule):
 
     def __init__(
         self,
-        corpus_chars: Annotated[int, Field(ge=1_000, le=100_000_000, description="Bytes of standard-library source to train on.")] = 120_000,
+        corpus_chars: Annotated[
+            int, Field(ge=1_000, le=100_000_000, description="Bytes of standard-library source to train on.")
+        ] = 120_000,
         block_size: int = 64,  # the rules live on GPT.block_size (the config's one declaration)
         batch_size: int = 32,
         val_fraction: float = 0.1,
@@ -87,7 +89,9 @@ class Block(nn.Module):
         self.n_head, self.dropout = n_head, dropout
         self.ln1, self.ln2 = nn.LayerNorm(n_embd), nn.LayerNorm(n_embd)
         self.qkv, self.proj = nn.Linear(n_embd, 3 * n_embd), nn.Linear(n_embd, n_embd)
-        self.mlp = nn.Sequential(nn.Linear(n_embd, 4 * n_embd), nn.GELU(), nn.Linear(4 * n_embd, n_embd), nn.Dropout(dropout))
+        self.mlp = nn.Sequential(
+            nn.Linear(n_embd, 4 * n_embd), nn.GELU(), nn.Linear(4 * n_embd, n_embd), nn.Dropout(dropout)
+        )
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x):
@@ -115,9 +119,13 @@ class GPT(pl.LightningModule):
         n_layer: Annotated[int, Field(ge=1, le=96, description="Transformer blocks.")] = 2,
         n_head: Annotated[int, Field(ge=1, le=128, description="Attention heads per block (must divide n_embd).")] = 4,
         n_embd: Annotated[int, Field(ge=8, le=16_384, description="Embedding width.")] = 64,
-        block_size: Annotated[int, Field(ge=8, le=8192, description="Context length in bytes (tokens per sample).")] = 64,
+        block_size: Annotated[
+            int, Field(ge=8, le=8192, description="Context length in bytes (tokens per sample).")
+        ] = 64,
         dropout: Annotated[float, Field(ge=0, lt=1, description="Dropout in attention output and MLP.")] = 0.0,
-        warmup_steps: Annotated[int, Field(ge=0, le=1_000_000, description="Linear learning-rate warm-up steps, then cosine decay.")] = 20,
+        warmup_steps: Annotated[
+            int, Field(ge=0, le=1_000_000, description="Linear learning-rate warm-up steps, then cosine decay.")
+        ] = 20,
         min_lr_ratio: Annotated[float, Field(ge=0, le=1, description="Cosine decay ends at lr × this.")] = 0.1,
         lr: float = 3e-3,
         optimizer: Literal["adam", "adamw", "sgd"] = "adamw",
@@ -163,7 +171,9 @@ class GPT(pl.LightningModule):
             cls = torch.optim.AdamW if hp.optimizer == "adamw" else torch.optim.Adam
             opt = cls(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay, betas=(0.9, 0.95))
         total = max(int(self.trainer.estimated_stepping_batches), 1)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, hp.warmup_steps, total, hp.min_lr_ratio))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda step: lr_factor(step, hp.warmup_steps, total, hp.min_lr_ratio)
+        )
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 

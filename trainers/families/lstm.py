@@ -40,7 +40,9 @@ class OrderLSTM(ClassifierSystem):
 
 def build(cfg: Config):
     model = OrderLSTM(cfg.vocab_size, cfg.embed_dim, cfg.hidden, cfg.lr, cfg.optimizer, cfg.weight_decay)
-    data = OrderTextData(cfg.n_samples, cfg.seq_len, cfg.vocab_size, cfg.positive_fraction, cfg.batch_size, cfg.val_fraction, cfg.seed)
+    data = OrderTextData(
+        cfg.n_samples, cfg.seq_len, cfg.vocab_size, cfg.positive_fraction, cfg.batch_size, cfg.val_fraction, cfg.seed
+    )
     return model, data
 
 

@@ -16,7 +16,9 @@ class Config(SystemConfig):
     hidden: int = Field(128, ge=1, le=4096, description="Units per hidden layer.")
     layers: int = Field(2, ge=1, le=8, description="Hidden layers.")
     dropout: float = Field(0.1, ge=0, lt=1, description="Dropout after each hidden layer.")
-    class_balance: float = Field(1.0, gt=0, le=1, description="Keep this share of the upper half of classes (1 = as shipped).")
+    class_balance: float = Field(
+        1.0, gt=0, le=1, description="Keep this share of the upper half of classes (1 = as shipped)."
+    )
 
 
 class MLPClassifier(ClassifierSystem):
@@ -39,7 +41,9 @@ class MLPClassifier(ClassifierSystem):
 
 def build(cfg: Config):
     features, classes = TABULAR[cfg.dataset]
-    model = MLPClassifier(features, classes, cfg.hidden, cfg.layers, cfg.dropout, cfg.lr, cfg.optimizer, cfg.weight_decay)
+    model = MLPClassifier(
+        features, classes, cfg.hidden, cfg.layers, cfg.dropout, cfg.lr, cfg.optimizer, cfg.weight_decay
+    )
     data = TabularClassData(cfg.dataset, False, cfg.class_balance, cfg.batch_size, cfg.val_fraction, cfg.seed)
     return model, data
 
