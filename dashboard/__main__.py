@@ -11,11 +11,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from experiments.worker import ensure_started
+
 APP = Path(__file__).with_name("app.py")
 
 
 def main(argv: list[str] | None = None) -> None:
-    from experiments.worker import ensure_started
     from streamlit.web import cli
 
     args = sys.argv[1:] if argv is None else argv
