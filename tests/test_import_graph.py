@@ -27,8 +27,8 @@ LAZY = {
     ("dashboard.resume_button", "experiments.resume"):
         "trainers.resume imports Lightning: the Run page (its Resume button) pays for it, not Runs/Compare/Activity",
     ("trainers.cli", "trainers.train"): "`runboard train` only: Lightning and torch",
-    ("trainers.cli", "experiments.worker"): "`runboard worker` only: MLflow (~5 s here), not for `runboard dashboard`",
-    ("trainers.cli", "trainers.recover"): "`runboard recover` only: MLflow, not for the other commands",
+    ("trainers.cli", "experiments.worker"): "`runboard worker` only: MLflow (seconds), which `runboard dashboard` skips",
+    ("trainers.cli", "trainers.recover"): "`runboard recover` only: MLflow, which `runboard accounts` skips",
 }
 
 
