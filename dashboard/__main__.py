@@ -11,13 +11,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from experiments.worker import ensure_started
+
 APP = Path(__file__).with_name("app.py")
 
 
 def main(argv: list[str] | None = None) -> None:
     from streamlit.web import cli
 
-    from experiments.worker import ensure_started
 
     args = sys.argv[1:] if argv is None else argv
     if not {"-h", "--help"} & set(args):  # asking for help starts no runs

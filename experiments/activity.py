@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from experiments import queue
+from experiments.executors import executor_for
 from trainers import progress, run_tags, tracking
 from trainers.run_record import ERROR_TAG, FAMILY_TAG
 
@@ -58,7 +59,5 @@ def recent(limit: int = 20, uri: str | None = None) -> list[dict]:
 
 
 def logs(run_id: str, tail: int = LOG_TAIL, uri: str | None = None) -> str:
-    from experiments.executors import executor_for
-
     tags = tracking.client(uri).get_run(run_id).data.tags
     return executor_for(tags.get(queue.EXECUTOR, "local"), uri).logs(run_id, tail)

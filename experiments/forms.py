@@ -15,10 +15,11 @@ from typing import Any, Literal
 
 import annotated_types as at
 
+from trainers import tracking
 from trainers.config import ConfigError
 from trainers.excerpt import excerpt
 from trainers.registry import families
-from trainers.spec import RunSpec, build_spec
+from trainers.spec import RunSpec, build_spec, load_file
 
 
 @dataclass(frozen=True)
@@ -127,9 +128,6 @@ def sweep_field(family: str, field: str, text: str, log: bool = False, num: int 
 
 def experiment_files() -> dict[str, dict]:
     """``experiments/*.yaml`` by file name, each read and checked by ``trainers.spec.load_file``."""
-    from trainers import tracking
-    from trainers.spec import load_file
-
     out = {}
     for path in sorted((tracking.REPO / "experiments").glob("*.y*ml")):
         try:

@@ -1,4 +1,5 @@
-"""Where launches run and what each run asks for, as plain data for the Launch page.
+"""What each run asks for (CPUs, GPUs), as plain data for the Launch page; where launches run is
+``experiments.executors.where``.
 
 A run's resource request (CPUs, GPUs) is part of its launch: validated here, stored as run tags
 next to the spec (it says how to run the spec, not what to train), and read back by the executor
@@ -55,24 +56,3 @@ def request_of(tags: dict[str, str]) -> dict[str, float]:
         except (KeyError, ValueError):
             continue
     return out
-
-
-def where() -> dict:
-    """Where new launches go: ``{"executor", "text", "resources", "error"}``. ``resources`` (Ray
-    only) maps a resource name to ``{"free", "total"}``; ``error`` says why they are unknown."""
-    from experiments.executors import configured
-
-    name = configured()
-    if name == "local":
-        from experiments.executors.local import default_limit
-
-        return {"executor": "local", "text": f"local processes on this machine, up to {default_limit()} at once",
-                "resources": None, "error": None}
-    from experiments.executors import ray as ray_executor
-
-    address = ray_executor.cluster_address()
-    try:
-        free, error = ray_executor.cluster_resources(address), None
-    except Exception as exc:  # noqa: BLE001 - an unreachable cluster is shown, not raised
-        free, error = None, f"{type(exc).__name__}: {exc}"
-    return {"executor": "ray", "text": f"Ray jobs on the cluster at {address}", "resources": free, "error": error}

@@ -14,10 +14,9 @@ from contextlib import contextmanager, nullcontext
 
 from mlflow.entities import Param
 
-from experiments import store
-from trainers import __version__, tracking
+from experiments.executors import executor_for
+from trainers import run_status, tracking
 from trainers import run_tags as T
-from trainers.config import ConfigError
 from trainers.run_record import FAMILY_TAG, SPEC_TAG, STOP_TAG, TERMINAL, params_of
 from trainers.run_tags import (  # noqa: F401 - re-exported for the launch side's callers
     CLONED_FROM,
@@ -33,6 +32,7 @@ from trainers.run_tags import (  # noqa: F401 - re-exported for the launch side'
     SWEEP_TRIAL,
 )
 from trainers.spec import RunSpec
+from trainers.version import __version__
 
 _KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 
@@ -101,17 +101,15 @@ def cancel(run_id: str, uri: str | None = None, stopped_by: str | None = None) -
     if SWEEP_KIND in run.data.tags:
         for child in children(run_id, run.info.experiment_id, uri):
             if child.info.status == "SCHEDULED":
-                store.cancel(child.info.run_id, uri, reason="sweep cancelled before this trial started")
-        return store.end_if_active(run_id, "KILLED", "sweep cancelled", uri, tags=who)
-    return store.cancel(run_id, uri, reason="cancelled before it started", tags=who)
+                run_status.cancel(child.info.run_id, uri, reason="sweep cancelled before this trial started")
+        return run_status.end_if_active(run_id, "KILLED", "sweep cancelled", uri, tags=who)
+    return run_status.cancel(run_id, uri, reason="cancelled before it started", tags=who)
 
 
 def stop(run_id: str, grace_s: float = 30.0, uri: str | None = None, stopped_by: str | None = None) -> str:
     """Cancel a queued run, or ask a running one to stop (then signal it after ``grace_s``).
     Returns what happened: "cancelled", "stopping" or the run's terminal status. Who asked is
     recorded in ``runboard.stopped_by`` when it did something."""
-    from experiments.executors import executor_for
-
     uri = uri or tracking.tracking_uri()
     who = stopped_by or getpass.getuser()
     if cancel(run_id, uri, stopped_by=who):
@@ -144,38 +142,3 @@ def runs_with_status(status: str, uri: str | None = None) -> list:
 def stop_requested(run) -> float | None:
     value = run.data.tags.get(STOP_TAG)
     return float(value) if value else None
-
-
-def launch_form(family: str, raw: dict, experiment=None, run_name=None, launched_by: str | None = None,
-                cloned_from: str | None = None, idempotency_key: str | None = None, uri: str | None = None,
-                resources: dict | None = None):
-    """What the Launch page calls: validate the form (and the resource request, ``{"cpus", "gpus"}``,
-    when the page asked for one), and only if it is valid queue the run.
-    Returns ``(run_id, {})`` or ``(None, {field: message})`` (then nothing was created)."""
-    from experiments import forms, placement
-
-    spec, errors = forms.validate(family, raw, experiment, run_name)
-    request = None
-    if resources is not None:
-        try:
-            request = placement.check_request(resources)
-        except ConfigError as err:
-            errors[err.field or "resources"] = str(err)
-    if errors:
-        return None, errors
-    return submit(spec, launched_by, cloned_from=cloned_from, idempotency_key=idempotency_key, uri=uri,
-                  extra_tags=placement.request_tags(request)), {}
-
-
-def clone_source(run_id: str, uri: str | None = None) -> dict:
-    """The launch a run came from: ``{"family", "values", "experiment", "name"}`` for a pre-filled form."""
-    import json
-
-    tags = tracking.client(uri).get_run(run_id).data.tags
-    doc = json.loads(tags[SPEC_TAG])
-    return {
-        "family": doc["family"],
-        "values": doc.get("config") or {},
-        "experiment": doc.get("experiment"),
-        "name": doc.get("name"),
-    }

@@ -10,8 +10,7 @@ from __future__ import annotations
 import getpass
 import time
 
-from experiments import store
-from trainers import run_tags, tracking
+from trainers import run_status, run_tags, tracking
 from trainers.resume import resumable
 
 
@@ -31,7 +30,7 @@ def request(run_id: str, uri: str | None = None, by: str | None = None) -> str:
         return why
     client.set_tag(run_id, run_tags.RESUME_REQUESTED, by or getpass.getuser())
     client.set_tag(run_id, run_tags.QUEUED, f"{time.time():.3f}")
-    if not store._move(run_id, "SCHEDULED", ("FAILED", "KILLED"), uri, end=False):
+    if not run_status.requeue(run_id, uri):
         client.delete_tag(run_id, run_tags.RESUME_REQUESTED)
         return f"run {run_id} changed status just now; not resumed"
     return "queued"

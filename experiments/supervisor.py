@@ -15,9 +15,9 @@ import socket
 import threading
 import time
 
-from experiments import queue, store, sweeps
+from experiments import queue, sweeps
 from experiments.executors.local import pid_alive
-from trainers import journal, run_tags, tracking
+from trainers import journal, run_status, run_tags, tracking
 from trainers.run_record import HOST_TAG, PID_TAG, TERMINAL
 from trainers.run_tags import CLAIMED, POINTS_NOT_WRITTEN
 
@@ -96,13 +96,13 @@ class Supervisor:
             if last := self._last_words(run_id):
                 reason += f"; its last output: {last}"
             if lost := self._points_left(run_id):  # its trainer trained to the end; the store was away
-                store.end_if_active(run_id, "FAILED", lost[0], self.uri, lost[1])
+                run_status.end_if_active(run_id, "FAILED", lost[0], self.uri, lost[1])
                 continue
             log.warning("run %s ended by the reaper: %s", run_id, reason)
             if queue.stop_requested(run):
-                store.end_if_active(run_id, "KILLED", "stopped by request; " + reason, self.uri)
+                run_status.end_if_active(run_id, "KILLED", "stopped by request; " + reason, self.uri)
             else:
-                store.end_if_active(run_id, "FAILED", reason, self.uri)
+                run_status.end_if_active(run_id, "FAILED", reason, self.uri)
 
     def _points_left(self, run_id: str) -> tuple[str, dict[str, str]] | None:
         """The facts a trainer left beside its journal when the store refused its points and then
@@ -135,7 +135,7 @@ class Supervisor:
             reason, tags = self._orphan_reason(run), None
             if reason and (lost := self._points_left(run.info.run_id)):
                 reason, tags = lost
-            if reason and store.end_if_active(run.info.run_id, "FAILED", reason, self.uri, tags):
+            if reason and run_status.end_if_active(run.info.run_id, "FAILED", reason, self.uri, tags):
                 failed.append(run.info.run_id)
                 log.warning("run %s marked FAILED: %s", run.info.run_id, reason)
         return failed
@@ -186,12 +186,12 @@ class Supervisor:
             parent = run.data.tags.get(queue.PARENT)
             if parent in parents and busy.get(parent, 0) >= sweeps.parallelism(parents[parent]):
                 continue
-            if not store.claim(run.info.run_id, self.uri):
+            if not run_status.claim(run.info.run_id, self.uri):
                 continue  # cancelled or taken since we listed it
             try:
                 self.executor.start(run.info.run_id)
             except Exception as exc:  # noqa: BLE001 - a run that cannot start fails, the queue goes on
-                store.end_if_active(run.info.run_id, "FAILED", f"could not start the trainer: {exc}", self.uri)
+                run_status.end_if_active(run.info.run_id, "FAILED", f"could not start the trainer: {exc}", self.uri)
                 continue
             started.append(run.info.run_id)
             room -= 1

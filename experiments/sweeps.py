@@ -29,8 +29,8 @@ from typing import Any
 
 from mlflow.entities import Param
 
-from experiments import placement, queue, store
-from trainers import pruning, run_tags, tracking
+from experiments import placement, queue
+from trainers import pruning, run_status, run_tags, tracking
 from trainers.config import ConfigError
 from trainers.registry import get as get_family
 from trainers.run_record import FAMILY_TAG, SPEC_TAG, TERMINAL
@@ -329,7 +329,7 @@ def _finish(parent, cfg: dict, kids: list, uri: str | None) -> None:
     client = tracking.client(uri)
     scored = [(v, k) for k in kids if (v := _value(k, cfg["metric"])) is not None]
     if not scored:
-        store.end_if_active(parent.info.run_id, "FAILED", f"no trial finished with a {cfg['metric']} value", uri)
+        run_status.end_if_active(parent.info.run_id, "FAILED", f"no trial finished with a {cfg['metric']} value", uri)
         return
     pick = min if cfg["direction"] == "minimize" else max
     value, best = pick(scored, key=lambda vk: vk[0])
@@ -341,5 +341,5 @@ def _finish(parent, cfg: dict, kids: list, uri: str | None) -> None:
     )
     client.set_tag(parent.info.run_id, run_tags.SWEEP_FINISHED_TRIALS, str(len(scored)))
     client.log_metric(parent.info.run_id, f"best/{cfg['metric']}", value)
-    store.end_if_active(parent.info.run_id, "FINISHED", None, uri)
+    run_status.end_if_active(parent.info.run_id, "FINISHED", None, uri)
 

@@ -15,9 +15,9 @@ from browser_util import WAIT_MS, chromium, require_chromium, streamlit_app, wai
 from test_auth_browser import LAUNCHER, open_link, sign_in
 
 from dashboard import accounts
-from experiments import queue, store
+from experiments import queue
 from experiments.executors.local import LocalExecutor
-from trainers import run_tags, tracking
+from trainers import run_status, run_tags, tracking
 from trainers.spec import build_spec
 
 pytestmark = pytest.mark.browser
@@ -48,7 +48,7 @@ def app(tmp_path_factory, sqlite_template):
 def running_with_a_long_log(uri: str) -> str:
     """A RUNNING launch (no process: the worker is off, nothing reaps it) with 500 log lines."""
     run_id = queue.submit(build_spec("mlp", {}, run_name="chatty"), uri=uri)
-    assert store.claim(run_id, uri, {run_tags.EXECUTOR: "local"})
+    assert run_status.claim(run_id, uri, {run_tags.EXECUTOR: "local"})
     LocalExecutor(uri).log_path(run_id).write_text("".join(f"epoch {i}/500 · step {10 * i}\n" for i in range(1, 501)))
     return run_id
 

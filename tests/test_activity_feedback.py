@@ -11,9 +11,9 @@ import streamlit as st
 from app_util import open_page
 from launch_util import runtime_in_tmp  # noqa: F401 - autouse fixture: logs in the test's folder
 
-from experiments import activity, queue, store
+from experiments import activity, queue
 from experiments.executors.local import LocalExecutor
-from trainers import run_tags, tracking
+from trainers import run_status, run_tags, tracking
 from trainers.spec import build_spec
 
 
@@ -48,9 +48,9 @@ def test_a_cancelled_run_says_who_cancelled_it(sqlite_store):
 def test_a_stopped_run_says_who_stopped_it_not_the_signal_exception(sqlite_store):
     """The trainer of a stopped run ends it with Lightning's SIGTERMException as its error."""
     run_id = queue.submit(build_spec("mlp", {}, run_name="overnight"))
-    assert store.claim(run_id)  # RUNNING, as the worker leaves it; no process, so no signal is sent
+    assert run_status.claim(run_id)  # RUNNING, as the worker leaves it; no process, so no signal is sent
     queue.stop(run_id, grace_s=0.01, stopped_by="lena")
-    store.end_if_active(run_id, "KILLED", "SIGTERMException")
+    run_status.end_if_active(run_id, "KILLED", "SIGTERMException")
     at = open_page("activity")
     [row] = [m for m in recently_ended(at) if "overnight" in m]
     assert row.endswith("killed — stopped by lena") and "SIGTERM" not in row, row
@@ -58,14 +58,14 @@ def test_a_stopped_run_says_who_stopped_it_not_the_signal_exception(sqlite_store
 
 def test_a_failed_run_still_shows_its_error(sqlite_store):
     run_id = queue.submit(build_spec("mlp", {}, run_name="broken"))
-    assert store.claim(run_id)
-    store.end_if_active(run_id, "FAILED", "RuntimeError: deliberate failure\nTraceback …")
+    assert run_status.claim(run_id)
+    run_status.end_if_active(run_id, "FAILED", "RuntimeError: deliberate failure\nTraceback …")
     assert activity.recent()[0]["reason"] == "RuntimeError: deliberate failure"
 
 
 def test_the_log_panel_shows_the_last_200_lines_of_the_log(sqlite_store):
     run_id = queue.submit(build_spec("mlp", {}, run_name="chatty"))
-    assert store.claim(run_id)
+    assert run_status.claim(run_id)
     tracking.client().set_tag(run_id, run_tags.EXECUTOR, "local")
     LocalExecutor().log_path(run_id).write_text("".join(f"epoch {i}/500 · step {10 * i}\n" for i in range(1, 501)))
     at = open_page("activity")

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from launch_util import runtime_in_tmp  # noqa: F401 - autouse fixture
 
-from experiments import queue, store
+from experiments import queue
 from experiments.executors.local import LocalExecutor, child_env
+from trainers import run_status
 from trainers.spec import build_spec
 
 SECRETS = {
@@ -38,7 +39,7 @@ def test_a_started_trainer_process_has_none_of_the_dashboards_secrets(sqlite_sto
     for key, value in SECRETS.items():
         monkeypatch.setenv(key, value)
     run_id = queue.submit(build_spec("mlp", {}, run_name="env-check"))
-    assert store.claim(run_id)
+    assert run_status.claim(run_id)
     executor = LocalExecutor(limit=1)
     executor.start(run_id)
     pid = executor._procs[run_id].pid

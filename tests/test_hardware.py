@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from trainers import run_tags, tracking
+from trainers import run_status, run_tags, tracking
 from trainers.hardware import gpu_count
 from trainers.registry import families
 from trainers.train import main
@@ -123,9 +123,9 @@ def test_kill_9_after_a_checkpoint_then_resume_continues_the_same_run(family, ho
     if how == "cli":
         proc = cli("--resume", run_id)
     else:
-        from experiments import resume, store
+        from experiments import resume
 
-        assert store.end_if_active(run_id, "FAILED", "trainer died", sqlite_store)  # what the reaper does
+        assert run_status.end_if_active(run_id, "FAILED", "trainer died", sqlite_store)  # what the reaper does
         assert resume.request(run_id, sqlite_store) == "queued"
         assert client.get_run(run_id).info.status == "SCHEDULED"
         proc = cli("--run-id", run_id)  # what the worker starts for a queued run

@@ -10,11 +10,10 @@ import pytest
 import tiny_family  # noqa: F401 - registers "tiny"
 from launch_util import all_runs, runtime_in_tmp  # noqa: F401 - autouse fixture
 
-from experiments import queue
-from experiments import store as transitions
+from experiments import launch, queue
 from experiments.executors.local import LocalExecutor
 from experiments.supervisor import Supervisor
-from trainers import tracking
+from trainers import run_status, tracking
 from trainers.run_record import ERROR_TAG, HOST_TAG, PID_TAG, SPEC_TAG
 from trainers.spec import build_spec, spec_from_json
 
@@ -41,7 +40,7 @@ def test_submit_creates_a_scheduled_run_with_exactly_the_params(store):
     ({"nosuch": "1"}, None, "nosuch"),
 ])
 def test_invalid_form_values_create_no_run(raw, name, field, sqlite_store):
-    run_id, errors = queue.launch_form("mlp", raw, run_name=name)
+    run_id, errors = launch.launch_form("mlp", raw, run_name=name)
     assert run_id is None and list(errors) == [field] and errors[field].startswith(f"{field}:")
     assert all_runs() == []
 
@@ -65,13 +64,13 @@ def test_cancel_marks_a_scheduled_run_killed_and_no_worker_can_claim_it(store):
     assert queue.cancel(run_id) is True
     run = tracking.client().get_run(run_id)
     assert run.info.status == "KILLED" and run.info.end_time and "cancelled" in run.data.tags[ERROR_TAG]
-    assert transitions.claim(run_id) is False and queue.cancel(run_id) is False
+    assert run_status.claim(run_id) is False and queue.cancel(run_id) is False
 
 
 def test_exactly_one_of_many_concurrent_claims_wins(store):
     run_id = queue.submit(build_spec("mlp", {}))
     wins: list[bool] = []
-    threads = [threading.Thread(target=lambda: wins.append(transitions.claim(run_id))) for _ in range(8)]
+    threads = [threading.Thread(target=lambda: wins.append(run_status.claim(run_id))) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
@@ -83,7 +82,7 @@ def test_exactly_one_of_many_concurrent_claims_wins(store):
 def test_a_terminal_status_is_never_overwritten(store):
     run_id = queue.submit(build_spec("mlp", {}))
     tracking.client().set_terminated(run_id, "FINISHED")
-    assert transitions.end_if_active(run_id, "FAILED", "late reaper") is False
+    assert run_status.end_if_active(run_id, "FAILED", "late reaper") is False
     run = tracking.client().get_run(run_id)
     assert run.info.status == "FINISHED" and ERROR_TAG not in run.data.tags
 
@@ -141,7 +140,7 @@ def test_a_trainer_attaching_to_a_queued_run_claims_it_like_the_worker(store):
     run_id = queue.submit(spec)
     client = tracking.client()
     assert run_record.start(client, spec, run_id) == run_id
-    assert client.get_run(run_id).info.status == "RUNNING" and not transitions.claim(run_id)
+    assert client.get_run(run_id).info.status == "RUNNING" and not run_status.claim(run_id)
     with pytest.raises(ConfigError) as err:
         run_record.claim(client, run_id)  # what the slower of two starters meets
     assert err.value.field == "run-id" and "not starting it twice" in str(err.value)

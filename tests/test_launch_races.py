@@ -10,10 +10,9 @@ import tiny_family  # noqa: F401 - registers "tiny"
 from launch_util import kill_trainers, runtime_in_tmp, set_launch_env, wait_until  # noqa: F401 - autouse fixture
 
 from experiments import queue, supervisor, sweeps
-from experiments import store as transitions
 from experiments.executors.local import LocalExecutor
 from experiments.supervisor import Supervisor
-from trainers import tracking
+from trainers import run_status, tracking
 from trainers.run_record import ERROR_TAG, PID_TAG, SPEC_TAG
 from trainers.run_tags import CLAIMED
 from trainers.spec import build_spec
@@ -60,7 +59,7 @@ def test_the_claim_timeout_counts_from_the_claim_not_the_submit(store, monkeypat
     monkeypatch.setattr(supervisor, "CLAIM_TIMEOUT_S", 1.0)
     run_id = queue.submit(build_spec("tiny", {"max_epochs": 1}))
     time.sleep(1.5)
-    assert transitions.claim(run_id)
+    assert run_status.claim(run_id)
     sup = Supervisor(LocalExecutor(limit=1))
     assert sup.reconcile() == []
     time.sleep(1.5)

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from experiments import queue, store
+from experiments import queue
 from experiments.executors.local import LocalExecutor
 from experiments.scripts import submit_script
+from trainers import run_status
 
 SCRIPT = Path(__file__).resolve().parent / "byo" / "byo_script.py"
 
@@ -18,7 +19,7 @@ def test_queued_script_runs_and_stops_killed(sqlite_store):
     run_id = submit_script(SCRIPT, ["500"], experiment="byo-queue", run_name="mine", uri=uri)
     client = MlflowClient(uri)
     assert client.get_run(run_id).info.status == "SCHEDULED"
-    assert store.claim(run_id, uri)
+    assert run_status.claim(run_id, uri)
     ex = LocalExecutor(uri)
     ex.start(run_id)
     deadline = time.monotonic() + 240

@@ -16,7 +16,7 @@ import tiny_family  # noqa: F401 - registers "tiny" in this process
 from app_util import app_test
 from launch_util import all_runs, kill_trainers, runtime_in_tmp, set_launch_env, wait_until  # noqa: F401 - autouse fixture
 
-from experiments import activity, placement, queue
+from experiments import activity, launch, placement, queue
 from experiments.executors import configured
 from experiments.executors.ray import job_env, job_id
 from experiments.worker import start_in_thread
@@ -73,7 +73,7 @@ def test_a_resource_request_is_validated_and_read_back_from_tags():
 
 
 def test_an_invalid_request_from_the_form_creates_no_run(sqlite_store):
-    run_id, errors = queue.launch_form("tiny", {}, resources={"cpus": -2, "gpus": 0})
+    run_id, errors = launch.launch_form("tiny", {}, resources={"cpus": -2, "gpus": 0})
     assert run_id is None and set(errors) == {"cpus"} and all_runs() == []
 
 

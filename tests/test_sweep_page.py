@@ -11,8 +11,7 @@ import pytest
 from app_util import array, figures, open_page
 
 from experiments import queue, sweeps
-from experiments import store as run_store
-from trainers import tracking
+from trainers import run_status, tracking
 
 # a grid runs over the fields sorted by name: trials 0..3 = (16, 0.1) (16, 0.01) (32, 0.1) (32, 0.01)
 SPACE = {"lr": [0.1, 0.01], "hidden": [16, 32]}
@@ -36,11 +35,11 @@ def make_sweep(outcomes: dict[int, tuple[str, float | None]], direction: str = "
             for k in queue.children(parent, tracking.experiment_id())}
     for trial, (status, value) in outcomes.items():
         rid = kids[trial]
-        assert run_store.claim(rid)
+        assert run_status.claim(rid)
         if value is not None:
             client.log_metric(rid, metric, value, step=0)
         if status != "RUNNING":
-            run_store.end_if_active(rid, status, None if status == "FINISHED" else "boom")
+            run_status.end_if_active(rid, status, None if status == "FINISHED" else "boom")
     sweeps.advance(client.get_run(parent))
     return parent, kids
 
@@ -124,12 +123,12 @@ def test_a_pruned_sweeps_page_shows_the_compute_early_stopping_saved(store):
     }
     for trial, epochs in ((0, 3), (1, 3), (2, 1), (3, 2)):
         rid = kids[trial]
-        assert run_store.claim(rid)
+        assert run_status.claim(rid)
         for e in range(1, epochs + 1):
             client.log_metric(rid, "val/loss", 1.0 / e + trial, step=32 * e)
         for key, value in {"step": 32 * epochs, "total_steps": 96, "epoch": epochs, "max_epochs": 3}.items():
             client.set_tag(rid, f"runboard.progress.{key}", str(value))
-        run_store.end_if_active(
+        run_status.end_if_active(
             rid, "FINISHED" if epochs == 3 else "KILLED", None if epochs == 3 else f"pruned at epoch {epochs}"
         )
     sweeps.advance(client.get_run(parent))

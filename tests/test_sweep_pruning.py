@@ -10,8 +10,7 @@ import tiny_family  # noqa: F401 - registers "tiny"
 from launch_util import check_pruned_sweep, runtime_in_tmp  # noqa: F401 - autouse fixture
 
 from experiments import queue, sweeps
-from experiments import store as run_store
-from trainers import pruning, tracking
+from trainers import pruning, run_status, tracking
 from trainers.config import ConfigError
 from trainers.run_record import TERMINAL, stored_spec
 from trainers.spec import spec_from_json
@@ -105,10 +104,10 @@ def _sweep_with_two_finished(prune: dict, lrs: list[float]) -> tuple[str, dict[i
         for k in queue.children(parent, tracking.experiment_id())
     }
     for trial, curve in ((0, [1.0, 0.6, 0.5]), (1, [2.0, 1.0, 0.7])):
-        assert run_store.claim(kids[trial])
+        assert run_status.claim(kids[trial])
         for epoch, value in enumerate(curve, start=1):
             client.log_metric(kids[trial], "val/loss", value, step=32 * epoch)
-        run_store.end_if_active(kids[trial], "FINISHED", None)
+        run_status.end_if_active(kids[trial], "FINISHED", None)
     return parent, kids
 
 

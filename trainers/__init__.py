@@ -1,6 +1,6 @@
 """Runboard trainers: model families, run specs, tracking and the training entry point."""
 
-__version__ = "0.1.0"
+from trainers.version import __version__  # noqa: F401 - the package's version, as usual
 
 
 def __getattr__(name):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from dashboard import accounts
+
 USAGE = "usage: runboard {dashboard,train,worker,accounts,recover} [args...]"
 
 
@@ -28,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     elif cmd == "worker":
         from experiments.worker import main as run
     elif cmd == "accounts":
-        from dashboard.accounts import main as run
+        run = accounts.main
     elif cmd == "recover":
         from trainers.recover import main as run
     else:

@@ -5,11 +5,13 @@ on PostgreSQL, a ``BEGIN`` read transaction on SQLite), then writes in a separat
 transaction, so no lock is held while points are read. Incremental when every point inserted
 since the build lies past the summarised ``max_step`` (the count says so), else a rebuild; an
 incremental write is a compare-and-set on ``built_v``, so two refreshes never merge twice.
-``Keeper`` is the writer process's hook; ``build_store`` the bulk command's body.
+``Keeper`` is the writer process's hook; ``build_store`` and ``main`` the bulk command's body
+(``python -m trainers.curve_summary build|drop``).
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 import time
@@ -18,6 +20,7 @@ from functools import cache
 import sqlalchemy as sa
 
 from trainers import curve_summary as cs
+from trainers import tracking
 
 log = logging.getLogger(__name__)
 
@@ -144,3 +147,21 @@ def build_store(uri: str, chunk: int = 200, out=sys.stderr) -> int:
         out.flush()
     out.write(f"\rcurve summaries: {done}/{len(keys)} curves fresh in {time.monotonic() - start:.1f} s\n")
     return done
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m trainers.curve_summary",
+                                description="Build (or refresh) or drop the curve summaries of a whole store.")
+    p.add_argument("action", choices=("build", "drop"))
+    p.add_argument("--uri", help="the store (default: trainers.tracking's, i.e. MLFLOW_TRACKING_URI)")
+    args = p.parse_args(argv)
+    uri = tracking.prepare_store(args.uri or tracking.tracking_uri())
+    if not tracking.is_database(uri):
+        p.error("summaries live in the store's database: a SQLite or PostgreSQL URI is needed")
+    if args.action == "drop":
+        with writer(uri).begin() as conn:
+            cs.drop(conn)
+        print("curve summaries dropped", file=sys.stderr)
+        return 0
+    build_store(uri)
+    return 0

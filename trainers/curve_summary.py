@@ -23,14 +23,13 @@ command's body) is ``trainers.curve_refresh``.
 
 Importable by the writer process: no Streamlit, no dashboard, no torch.
 
-Status: build, freshness, incremental refresh, the bulk command (``python -m trainers.curve_summary
-build|drop``) and the writer hook (``trainers.log_sinks``) are written; ``dashboard.data`` reads
-long curves and the runs table's min/max from here (``dashboard/data/summary_read.py``).
+The bulk command is ``python -m trainers.curve_summary build|drop`` (its body is
+``trainers.curve_refresh.main``), the writer's hook is in ``trainers.log_sinks``; ``dashboard.data``
+reads long curves and the runs table's min/max from here (``dashboard/data/summary_read.py``).
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -260,25 +259,7 @@ def read_level(conn: sa.Connection, run_id: str, key: str, level: int, lo: int, 
     return [(*r[:7], bool(r[7]), *r[8:11], bool(r[11])) for r in rows]
 
 
-def main(argv=None) -> int:
-    from trainers import curve_refresh, tracking
+if __name__ == "__main__":  # the bulk command keeps this name; its body drives refreshes, so it lives there
+    from trainers.curve_refresh import main
 
-    p = argparse.ArgumentParser(prog="python -m trainers.curve_summary",
-                                description="Build (or refresh) or drop the curve summaries of a whole store.")
-    p.add_argument("action", choices=("build", "drop"))
-    p.add_argument("--uri", help="the store (default: trainers.tracking's, i.e. MLFLOW_TRACKING_URI)")
-    args = p.parse_args(argv)
-    uri = tracking.prepare_store(args.uri or tracking.tracking_uri())
-    if not tracking.is_database(uri):
-        p.error("summaries live in the store's database: a SQLite or PostgreSQL URI is needed")
-    if args.action == "drop":
-        with curve_refresh.writer(uri).begin() as conn:
-            drop(conn)
-        print("curve summaries dropped", file=sys.stderr)
-        return 0
-    curve_refresh.build_store(uri)
-    return 0
-
-
-if __name__ == "__main__":
     sys.exit(main())

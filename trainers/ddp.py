@@ -2,14 +2,13 @@
 
 Lightning's subprocess launcher re-runs the command line in each child rank. Before ``fit`` rank zero
 exports the run id and the spec; a child (``LOCAL_RANK`` > 0 with those set) trains the same spec
-with a logger that writes nothing, so points, tags, artifacts and the status come from rank zero only.
+(``trainers.train.child_main``) with this module's logger that writes nothing, so points, tags,
+artifacts and the status come from rank zero only.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 
 from pytorch_lightning.loggers.logger import Logger
 
@@ -47,27 +46,3 @@ class NullLogger(Logger):
     def flush(self): ...
     def close(self): ...
 
-
-def child_main() -> int | None:
-    """Train as a child rank and return the exit code; None when this is not a child rank."""
-    if not child_rank():
-        return None
-    import pytorch_lightning as pl
-
-    from trainers import train
-    from trainers.callbacks import ConfusionArtifacts, Progress, StopRequest
-    from trainers.registry import get
-    from trainers.spec import spec_from_json
-
-    spec = spec_from_json(os.environ[SPEC_ENV])
-    pl.seed_everything(spec.config.seed, workers=True, verbose=False)
-    model, data = get(spec.family).build(spec.config)
-    logger, stop = NullLogger(), StopRequest()
-    stop.install()
-    with tempfile.TemporaryDirectory(prefix="runboard-rank-") as tmp:
-        workdir = Path(tmp)
-        (workdir / "confusion").mkdir()
-        callbacks = [Progress(logger), ConfusionArtifacts(logger, workdir / "confusion"), stop]
-        trainer, _ = train._trainer(spec, logger, callbacks, workdir)
-        trainer.fit(model, datamodule=data, ckpt_path=os.environ.get(CKPT_ENV) or None)
-    return 0

@@ -28,6 +28,7 @@ from trainers import journal, run_record, run_tags, tracking
 from trainers import logger as _base
 from trainers.log_sinks import PointsNotWritten
 from trainers.metrics import EPOCH
+from trainers.system_metrics import SystemSampler
 
 
 def _flatten(params, prefix: str = "") -> dict[str, str]:
@@ -79,8 +80,6 @@ class RunboardLogger(_base.RunboardLogger):
             signal.signal(signal.SIGTERM, lambda *_: self._on_stop())  # the executor's Stop: graceful, KILLED
         self._sampler = None
         if system_metrics:
-            from trainers.system_metrics import SystemSampler
-
             self._sampler = SystemSampler(self.writer)
             self._sampler.start()
 

@@ -22,8 +22,11 @@ import sys
 import time
 from functools import partial
 
+from trainers import curve_refresh, curve_summary, point_rows, tracking
+from trainers.journal import Journal, not_written_reason
+from trainers.store_writer import MAX_BATCH, error_cause, memory_bound, retry_budget, serve
+
 log = logging.getLogger(__name__)
-MAX_BATCH = 1000  # MLflow's limit on entities per log_batch call
 
 
 class PointsNotWritten(RuntimeError):
@@ -31,8 +34,6 @@ class PointsNotWritten(RuntimeError):
     ``unknown``: the writer process was lost, so more than ``points`` may be missing."""
 
     def __init__(self, points: int, artifacts: int, cause: str | None, unknown: bool = False):
-        from trainers.journal import not_written_reason
-
         self.points, self.artifacts, self.cause, self.unknown = points, artifacts, cause or "store failed", unknown
         if unknown:
             text = f"points may be missing: {cause}"
@@ -43,19 +44,6 @@ class PointsNotWritten(RuntimeError):
         else:
             text = f"{artifacts} artifacts not uploaded: {self.cause}"
         super().__init__(text)
-
-
-def _retry_budget() -> float:
-    try:
-        return max(0.0, float(os.environ.get("RUNBOARD_WRITE_RETRY_SECONDS", "60")))
-    except ValueError:
-        return 60.0
-
-
-def _cause(exc: Exception) -> str:
-    """One short line naming a store error (skipping SQLAlchemy's autoflush preamble)."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip() and not ln.lstrip().startswith("(raised as")]
-    return f"{type(exc).__name__}: {lines[0][:200] if lines else ''}".strip()
 
 
 class DirectSink:
@@ -76,7 +64,7 @@ class DirectSink:
         self.not_written, self.artifacts_not_written, self.cause = 0, 0, None
         self._down_since: float | None = None
         self._gave_up = False
-        self.budget = _retry_budget()
+        self.budget = retry_budget()
 
     def write(self, points, tags, artifacts) -> None:
         from mlflow.entities import Metric, RunTag
@@ -97,8 +85,6 @@ class DirectSink:
 
     def _keep(self, points, tags) -> None:
         """Points the store refused go to the run's journal, for ``python -m trainers.recover``."""
-        from trainers.journal import Journal
-
         try:
             Journal(self.run_id, self.client.tracking_uri).append([(points, tags, [])])
         except OSError as exc:  # the journal's disk is full too: the count and the cause still say so
@@ -110,7 +96,7 @@ class DirectSink:
             try:
                 call()
             except Exception as exc:  # noqa: BLE001 - any store error is retried, then counted
-                self.cause = _cause(exc)
+                self.cause = error_cause(exc)
                 if self._down_since is None:
                     self._down_since = time.monotonic()
                     log.warning("runboard: store unreachable (%s); retrying, points are kept", self.cause)
@@ -137,8 +123,6 @@ class ProcessSink:
     flush_seconds = 0.5
 
     def __init__(self, client, run_id: str):
-        from trainers import tracking
-
         self.fallback = DirectSink(client, run_id)
         # The store's URI goes in the environment, not argv: a database URI may hold a password,
         # and every user of the host can read a process's argv.
@@ -170,8 +154,6 @@ class ProcessSink:
     def _take_over(self, code) -> None:
         """The writer process is gone: write in-process from now on, starting with everything it may
         not have written (``Unconfirmed``; the store keeps one copy of what it did write)."""
-        from trainers.journal import Journal
-
         log.warning("runboard writer process exited (%s); writing in-process", code)
         self.proc.stdout.close()  # its report pipe: nothing more will come
         self.proc = None
@@ -216,8 +198,6 @@ class Unconfirmed:
     case); resending is safe because the store keeps one copy of a point sent twice."""
 
     def __init__(self):
-        from trainers.store_writer import MAX_BATCH, memory_bound
-
         self.cap = memory_bound() + 10 * MAX_BATCH
         self._batches: collections.deque = collections.deque()
         self._points = 0
@@ -251,15 +231,13 @@ def main() -> int:
     os.dup2(2, 1)
     from mlflow import MlflowClient
 
-    from trainers import point_rows, tracking
-    from trainers.store_writer import serve
-
     if logging.getLogger().level > logging.DEBUG:  # MLflow logs every store error with a traceback: we say it once
         logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     uri = args.uri or tracking.tracking_uri()
     keeper = _keeper(uri, args.run_id)
-    points, artifacts, cause = serve(MlflowClient(tracking_uri=uri), args.run_id, sys.stdin.buffer, _retry_budget(),
-                                     keeper, point_rows.open_rows(uri))
+    points, artifacts, cause = serve(
+        MlflowClient(tracking_uri=uri), args.run_id, sys.stdin.buffer, retry_budget(), keeper, point_rows.open_rows(uri)
+    )
     if keeper is not None:
         keeper.flush()
     # One line to the trainer: points left in the journal, artifacts not uploaded, and the cause.
@@ -271,8 +249,6 @@ def main() -> int:
 def _keeper(uri: str, run_id: str):
     """Summaries for SQLite / PostgreSQL stores (an http store's server has its own database);
     ``RUNBOARD_CURVE_SUMMARIES=0`` turns the hook off."""
-    from trainers import curve_refresh, curve_summary, tracking
-
     if not curve_summary.enabled() or not tracking.is_database(uri):
         return None
     return curve_refresh.Keeper(uri, run_id)

@@ -20,8 +20,9 @@ from pathlib import Path
 from pytorch_lightning.loggers.logger import Logger
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
-from trainers.log_sinks import open_sink
+from trainers.log_sinks import PointsNotWritten, open_sink
 from trainers.metrics import EPOCH
+from trainers.run_tags import STOP_REQUESTED
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,6 @@ class BatchWriter(threading.Thread):
 
     def raise_if_incomplete(self) -> None:
         """After ``close``: raise ``PointsNotWritten`` naming the cause if the store refused anything."""
-        from trainers.log_sinks import PointsNotWritten
-
         points, artifacts = getattr(self.sink, "not_written", 0), getattr(self.sink, "artifacts_not_written", 0)
         if failed := getattr(self.sink, "failed", None):
             raise PointsNotWritten(points, artifacts, failed, unknown=True)
@@ -96,14 +95,12 @@ class BatchWriter(threading.Thread):
             self._check_stop()
 
     def _check_stop(self) -> None:
-        from trainers.run_record import STOP_TAG
-
         if self.on_stop is None or time.monotonic() < self._next_stop_check:
             return
         # get_run reads the whole run: every 5 s is plenty (a local stop also sends SIGTERM).
         self._next_stop_check = time.monotonic() + max(5.0, self.flush_seconds)
         try:
-            requested = STOP_TAG in self.client.get_run(self.run_id).data.tags
+            requested = STOP_REQUESTED in self.client.get_run(self.run_id).data.tags
         except Exception as exc:  # noqa: BLE001 - a busy store delays the check, it must not end training
             log.debug("runboard writer could not read the stop tag: %s", exc)  # the writer reports outages
             return

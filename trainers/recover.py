@@ -21,6 +21,7 @@ from mlflow.entities import RunTag
 from trainers import run_tags as T
 from trainers import tracking
 from trainers.journal import Journal, not_written_reason
+from trainers.run_record import one_line
 from trainers.store_writer import MAX_BATCH, write_batch
 
 
@@ -78,8 +79,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except Exception as err:  # noqa: BLE001 - the store still refuses: one line; the journal is kept
-        from trainers.run_record import one_line
-
         print(f"error: the store refused ({one_line(err)}); the journal is kept, run this again later", file=sys.stderr)
         return 1
     print(f"{written} points written; run {args.run_id} is {status}")

@@ -13,11 +13,13 @@ from functools import lru_cache
 
 from mlflow.entities import Param, RunTag
 
-from trainers import __version__, tracking
+from trainers import run_status, tracking
 from trainers import run_tags as T
 from trainers.config import ConfigError
 from trainers.run_tags import TERMINAL  # noqa: F401 - re-exported: older callers import it from here
 from trainers.spec import RunSpec
+from trainers.store_writer import retry_budget
+from trainers.version import __version__
 
 # The names other modules import from here; their one home is trainers.run_tags.
 SPEC_TAG, FAMILY_TAG, ERROR_TAG = T.SPEC, T.FAMILY, T.ERROR
@@ -135,10 +137,8 @@ def claim(client, run_id: str) -> None:
     """SCHEDULED -> RUNNING for a trainer started by hand on a queued run, with the worker's own
     compare-and-set: of a hand-run and the worker, exactly one starts the run; the other stops
     here, before training. (A trainer the worker started finds its run RUNNING: claimed for it.)"""
-    from experiments import store  # the one conditional status UPDATE lives with the queue
-
     # pid and host go in with the claim: a reaper never sees this run RUNNING without its process
-    if not store.claim(run_id, client.tracking_uri, {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}):
+    if not run_status.claim(run_id, client.tracking_uri, {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}):
         raise ConfigError(f"run-id: run {run_id} was started by someone else just now (the queue's worker?); "
                           "not starting it twice", field="run-id")
 
@@ -167,14 +167,12 @@ def retrying(call):
     """``call()``, retried with backoff (0.2 s doubling to 5 s) for the writer's retry budget
     (``RUNBOARD_WRITE_RETRY_SECONDS``): a database restart must not end a training, nor leave its
     status unwritten. Writes passed here are idempotent (a tag, a param of the same value, a status)."""
-    from trainers.log_sinks import _retry_budget
-
     start, attempt = time.monotonic(), 0
     while True:
         try:
             return call()
         except Exception:  # noqa: BLE001 - any store error; the last one is raised
-            if time.monotonic() - start >= _retry_budget():
+            if time.monotonic() - start >= retry_budget():
                 raise
             time.sleep(min(0.2 * 2**attempt, 5.0))
             attempt += 1

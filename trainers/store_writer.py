@@ -31,6 +31,20 @@ def memory_bound() -> int:
         return 50_000
 
 
+def retry_budget() -> float:
+    """How long a failing store is retried after the training ended (``RUNBOARD_WRITE_RETRY_SECONDS``)."""
+    try:
+        return max(0.0, float(os.environ.get("RUNBOARD_WRITE_RETRY_SECONDS", "60")))
+    except ValueError:
+        return 60.0
+
+
+def error_cause(exc: Exception) -> str:
+    """One short line naming a store error (skipping SQLAlchemy's autoflush preamble)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip() and not ln.lstrip().startswith("(raised as")]
+    return f"{type(exc).__name__}: {lines[0][:200] if lines else ''}".strip()
+
+
 class Outage:
     """Says once that the store is unreachable and once that it is back, never per attempt."""
 
@@ -41,9 +55,7 @@ class Outage:
 
     def failed(self, exc: Exception) -> float:
         """Note a failed write; returns how long to wait before the next (0.2 s doubling to 5 s)."""
-        from trainers.log_sinks import _cause
-
-        self.cause = _cause(exc)
+        self.cause = error_cause(exc)
         if self.since is None:
             self.since = time.monotonic()
             log.warning("runboard: %s unreachable (%s); retrying, points are kept", self.what, self.cause)

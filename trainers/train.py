@@ -18,9 +18,18 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainers import ddp, hardware, journal, resume, run_record, tracking
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import ModelCheckpoint
+
+from trainers import ddp, hardware, journal, registry, resume, run_record, tracking
+from trainers.callbacks import ConfusionArtifacts, Progress, StopRequest, SweepPruning
 from trainers.config import ConfigError, parse_overrides
+from trainers.log_sinks import PointsNotWritten
+from trainers.logger import RunboardLogger
+from trainers.metrics import SYSTEM_PREFIX
 from trainers.spec import RunSpec, spec_from_json, spec_from_target
+from trainers.step_health import StepHealth
+from trainers.system_metrics import SystemSampler
 
 log = logging.getLogger("trainers.train")
 
@@ -34,9 +43,6 @@ class TrainResult:
 
 
 def _trainer(spec: RunSpec, logger, callbacks, workdir: Path):
-    import pytorch_lightning as pl
-    from pytorch_lightning.callbacks import ModelCheckpoint
-
     cfg = spec.config
     ckpt = ModelCheckpoint(dirpath=workdir / "ckpt", filename="best", monitor="val/loss", mode="min", save_top_k=1)
     return pl.Trainer(
@@ -50,21 +56,28 @@ def _trainer(spec: RunSpec, logger, callbacks, workdir: Path):
 
 def build_seeded(spec: RunSpec):
     """The family's (module, data module), built after seeding: the seed decides the initial weights."""
-    import pytorch_lightning as pl
-
-    from trainers.registry import get
-
     pl.seed_everything(spec.config.seed, workers=True, verbose=False)
-    return get(spec.family).build(spec.config)
+    return registry.get(spec.family).build(spec.config)
+
+
+def child_main() -> int | None:
+    """Train as a DDP child rank and return the exit code; None when this is not a child rank."""
+    if not ddp.child_rank():
+        return None
+    spec = spec_from_json(os.environ[ddp.SPEC_ENV])
+    model, data = build_seeded(spec)
+    logger, stop = ddp.NullLogger(), StopRequest()
+    stop.install()
+    with tempfile.TemporaryDirectory(prefix="runboard-rank-") as tmp:
+        workdir = Path(tmp)
+        (workdir / "confusion").mkdir()
+        callbacks = [Progress(logger), ConfusionArtifacts(logger, workdir / "confusion"), stop]
+        trainer, _ = _trainer(spec, logger, callbacks, workdir)
+        trainer.fit(model, datamodule=data, ckpt_path=os.environ.get(ddp.CKPT_ENV) or None)
+    return 0
 
 
 def _fit(spec: RunSpec, run_id: str, client, stop) -> dict[str, float]:
-    from trainers.callbacks import ConfusionArtifacts, Progress, SweepPruning
-    from trainers.logger import RunboardLogger
-    from trainers.metrics import SYSTEM_PREFIX
-    from trainers.step_health import StepHealth
-    from trainers.system_metrics import SystemSampler
-
     hardware.check_available(spec.config)  # a launched run whose GPU is absent ends FAILED with why
     model, data = build_seeded(spec)
     run_record.log_model_facts(client, run_id, model)
@@ -97,9 +110,6 @@ def _fit(spec: RunSpec, run_id: str, client, stop) -> dict[str, float]:
 
 def train(spec: RunSpec, run_id: str | None = None) -> TrainResult:
     """Create (or attach to) the run, train, and end it FINISHED / FAILED / KILLED."""
-    from trainers.callbacks import StopRequest
-    from trainers.log_sinks import PointsNotWritten
-
     client = tracking.client()
     tags: dict[str, str] = {}  # written with the final status (how many points are missing)
     stop = StopRequest()
@@ -170,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
         # and urllib3 one line per retry of an mlflow server's request: the writer says it once
         logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
-    if (code := ddp.child_main()) is not None:  # a DDP child rank: trains, never touches the store
+    if (code := child_main()) is not None:  # a DDP child rank: trains, never touches the store
         return code
     args = _parse(argv)
     try:

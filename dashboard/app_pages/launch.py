@@ -2,7 +2,7 @@
 clone), validated by the same code as the CLI; and sweeps over chosen fields.
 
 Share links: ``?family=mlp``, ``?file=mlp_imbalanced.yaml``, ``?clone=<run id>``. All logic lives
-in ``experiments`` (forms, queue, sweeps); this page draws widgets and shows messages.
+in ``experiments`` (forms, launch, sweeps; where runs go: executors); this page draws widgets and shows messages.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import streamlit as st
 
 from dashboard import auth
 from dashboard.text import md_text
-from experiments import forms, placement, queue, sweeps
+from experiments import executors, forms, launch, placement, sweeps
 from trainers import pruning
 from trainers.config import ConfigError
 from trainers.registry import families
@@ -29,7 +29,7 @@ def _source() -> dict:
     """The launch to start from: {"family", "values", "experiment", "name", "cloned_from", "id"}."""
     if rid := st.query_params.get("clone"):
         try:
-            src = queue.clone_source(rid)
+            src = launch.clone_source(rid)
         except Exception:  # noqa: BLE001 - no such run, or a run with no launch spec to clone
             st.warning(f"Run {md_text(rid)} cannot be cloned (not in this store, or not started by Runboard).")
         else:
@@ -99,7 +99,7 @@ def _launch(src: dict, fields: list[forms.FormField]) -> None:
         return  # checked here, on the server: a viewer's forged click queues nothing
     raw, experiment, name = _raw(src, fields)
     request = _request()
-    run_id, errors = queue.launch_form(src["family"], raw, experiment, name, launched_by=user.name,
+    run_id, errors = launch.launch_form(src["family"], raw, experiment, name, launched_by=user.name,
                                        cloned_from=src["cloned_from"], resources=request,
                                        idempotency_key=_key(src["family"], raw, experiment, name, request))
     st.session_state[f"{PREFIX}_errors"] = errors
@@ -199,7 +199,7 @@ def _sweep_ui(src: dict, fields: list[forms.FormField], errors: dict) -> None:
 
 def _placement_ui(errors: dict) -> None:
     """Where runs go; with Ray, the cluster's free resources and what each run reserves of them."""
-    place = placement.where()
+    place = executors.where()
     if place["executor"] != "ray":
         st.caption(f"Runs go to {md_text(place['text'])}.")
         return

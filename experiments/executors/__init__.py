@@ -3,13 +3,11 @@ cluster executor (Ray jobs) is one more module here plus one line in ``executor_
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
-from collections.abc import Callable
 from typing import Protocol
 
-log = logging.getLogger(__name__)
+from experiments.executors import ray as ray_executor
+from experiments.executors.local import LocalExecutor, default_limit
 
 EXECUTORS = ("local", "ray")
 
@@ -59,26 +57,21 @@ def configured() -> str:
 def executor_for(name: str | None = None, uri: str | None = None, limit: int | None = None) -> Executor:
     name = name or configured()
     if name == "local":
-        from experiments.executors.local import LocalExecutor
-
         return LocalExecutor(uri, limit)
     if name == "ray":
-        from experiments.executors.ray import RayExecutor
-
-        return RayExecutor(uri, limit)
+        return ray_executor.RayExecutor(uri, limit)
     raise ValueError(f"executor: unknown executor {name!r} (known: {', '.join(EXECUTORS)})")
 
 
-def force_later(grace_s: float, kill: Callable[[str], None], run_id: str) -> None:
-    """Call ``kill(run_id)`` after the grace period, in a daemon thread. By then the store may be
-    gone (the dashboard shut down, a test's database dropped): that is logged, never raised."""
-
-    def force() -> None:
-        try:
-            kill(run_id)
-        except Exception as exc:  # noqa: BLE001 - a background thread has no caller to tell
-            log.warning("could not force run %s to stop: %s", run_id, exc)
-
-    timer = threading.Timer(grace_s, force)
-    timer.daemon = True
-    timer.start()
+def where() -> dict:
+    """Where new launches go: ``{"executor", "text", "resources", "error"}``. ``resources`` (Ray
+    only) maps a resource name to ``{"free", "total"}``; ``error`` says why they are unknown."""
+    if configured() == "local":
+        return {"executor": "local", "text": f"local processes on this machine, up to {default_limit()} at once",
+                "resources": None, "error": None}
+    address = ray_executor.cluster_address()
+    try:
+        free, error = ray_executor.cluster_resources(address), None
+    except Exception as exc:  # noqa: BLE001 - an unreachable cluster is shown, not raised
+        free, error = None, f"{type(exc).__name__}: {exc}"
+    return {"executor": "ray", "text": f"Ray jobs on the cluster at {address}", "resources": free, "error": error}

@@ -9,10 +9,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from experiments.executors import force_later
+from experiments.scripts import script_argv
 from trainers import run_tags, tracking
 from trainers.run_record import HOST_TAG, PID_TAG, STOP_TAG
 
@@ -95,6 +97,21 @@ def pid_alive(pid: int, run_id: str | None = None, run_started: float | None = N
     return False
 
 
+def force_later(grace_s: float, kill: Callable[[str], None], run_id: str) -> None:
+    """Call ``kill(run_id)`` after the grace period, in a daemon thread. By then the store may be
+    gone (the dashboard shut down, a test's database dropped): that is logged, never raised."""
+
+    def force() -> None:
+        try:
+            kill(run_id)
+        except Exception as exc:  # noqa: BLE001 - a background thread has no caller to tell
+            log.warning("could not force run %s to stop: %s", run_id, exc)
+
+    timer = threading.Timer(grace_s, force)
+    timer.daemon = True
+    timer.start()
+
+
 class LocalExecutor:
     name = "local"
 
@@ -112,8 +129,6 @@ class LocalExecutor:
 
     def start(self, run_id: str) -> None:
         argv = [sys.executable, "-m", "trainers.train", "--run-id", run_id]
-        from experiments.scripts import script_argv
-
         if (script := script_argv(run_id, self.uri)) is not None:  # a user's own script (experiments.scripts)
             argv = [sys.executable, "-m", "trainers.run_script", run_id, *script]
         with open(self.log_path(run_id), "ab") as log:

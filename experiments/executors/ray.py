@@ -20,10 +20,9 @@ import sys
 import time
 import urllib.request
 
-from experiments import placement, queue, store
-from experiments.executors import force_later
-from experiments.executors.local import child_env
-from trainers import run_tags, tracking
+from experiments import placement
+from experiments.executors.local import child_env, force_later
+from trainers import run_status, run_tags, tracking
 from trainers.hardware import device_env  # the GPUs reserved become the trainer's devices
 from trainers.run_record import STOP_TAG
 
@@ -134,7 +133,7 @@ class RayExecutor:
     def _tag(self, run_id: str, job: str) -> None:
         from mlflow.entities import RunTag
 
-        tags = {queue.EXECUTOR: self.name, queue.JOB: job, ADDRESS_TAG: self.address}
+        tags = {run_tags.EXECUTOR: self.name, run_tags.JOB: job, ADDRESS_TAG: self.address}
         tracking.client(self.uri).log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
     def adopt(self, run_id: str, handle: str) -> None:
@@ -167,7 +166,7 @@ class RayExecutor:
     def _job_of(self, run_id: str) -> str | None:
         if run_id in self._jobs:
             return self._jobs[run_id]
-        return tracking.client(self.uri).get_run(run_id).data.tags.get(queue.JOB)
+        return tracking.client(self.uri).get_run(run_id).data.tags.get(run_tags.JOB)
 
     def status(self, run_id: str) -> str:
         job = self._job_of(run_id)
@@ -181,13 +180,15 @@ class RayExecutor:
         # and the run ends KILLED with every point); Ray's stop_job only after the grace period.
         client = tracking.client(self.uri)
         client.set_tag(run_id, STOP_TAG, f"{time.time():.3f}")
-        client.set_tag(run_id, queue.STOP_GRACE, f"{grace_s:g}")
+        client.set_tag(run_id, run_tags.STOP_GRACE, f"{grace_s:g}")
         job = self._job_of(run_id)
         if job and (info := self._info(job)) is not None and info.status.value == "PENDING":
             # Still waiting for resources: no trainer reads the tag, and Ray only acts on stop_job
             # once the job starts. End the run now; a trainer that starts later finds it ended.
             self.kill(run_id)
-            store.end_if_active(run_id, "KILLED", f"stopped while its Ray job {job} waited for resources", self.uri)
+            run_status.end_if_active(
+                run_id, "KILLED", f"stopped while its Ray job {job} waited for resources", self.uri
+            )
             return
         force_later(grace_s, self.kill, run_id)
 

@@ -4,8 +4,8 @@ from pydantic import Field
 
 from trainers.config import SystemConfig
 from trainers.data import TabularClassData
+from trainers.family import Family
 from trainers.nets import SmallCNN
-from trainers.registry import Family
 from trainers.systems import ClassifierSystem
 
 

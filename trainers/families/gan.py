@@ -2,7 +2,7 @@
 saved as ``samples/epoch_NNN.png`` after every validation epoch (shown on the Run page).
 
 Every setting is declared once, as a typed ``__init__`` argument with its rules, and registered
-like a user's own family (``trainers.registry.family_of``)."""
+like a user's own family (``trainers.family.family_of``)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
+from trainers.family import family_of
 from trainers.metrics import TRAIN_D_LOSS, TRAIN_G_LOSS, VAL_D_LOSS, VAL_G_LOSS, VAL_LOSS
-from trainers.registry import family_of
 
 SAMPLES_DIR = "samples"  # artifact folder of the per-epoch sample grids
 SIDE = 8  # digits are 8×8

@@ -2,7 +2,7 @@
 standard library's own source files (no download; the same files in the same order every time).
 
 Every setting is declared once, as a typed ``__init__`` argument with its rules, and registered
-like a user's own family (``trainers.registry.family_of``)."""
+like a user's own family (``trainers.family.family_of``)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from trainers.family import family_of
 from trainers.metrics import TRAIN_LOSS, VAL_LOSS, VAL_PERPLEXITY
-from trainers.registry import family_of
 
 VOCAB = 256  # bytes
 

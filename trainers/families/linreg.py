@@ -7,7 +7,7 @@ from torch import nn
 
 from trainers.config import SystemConfig
 from trainers.data import LineData
-from trainers.registry import Family
+from trainers.family import Family
 from trainers.systems import RegressionSystem
 
 

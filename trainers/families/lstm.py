@@ -4,8 +4,8 @@ from pydantic import Field
 
 from trainers.config import SystemConfig
 from trainers.data import OrderTextData
+from trainers.family import Family
 from trainers.nets import LSTMClassifier
-from trainers.registry import Family
 from trainers.systems import ClassifierSystem
 
 

@@ -6,8 +6,8 @@ from pydantic import Field
 
 from trainers.config import SystemConfig
 from trainers.data import TABULAR, TabularClassData
+from trainers.family import Family
 from trainers.nets import MLP
-from trainers.registry import Family
 from trainers.systems import ClassifierSystem
 
 

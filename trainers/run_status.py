@@ -6,7 +6,8 @@ three transitions are one conditional ``UPDATE runs … WHERE status = <expected
 "nothing runs twice" and "a terminal status is never overwritten", which DESIGN.md's "writes go
 through MLflow's API" cannot give). The row count says who won. On an ``http(s)://`` store there is
 no SQL: the fallback reads then writes, which is safe because only one worker per store starts
-runs (see ``experiments.worker``).
+runs (see ``experiments.worker``). It lives in ``trainers/`` because both sides move a run: the
+queue and its worker (claim, cancel, reap) and a trainer started by hand on a queued run (claim).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from functools import cache
 import sqlalchemy as sa
 
 from trainers import tracking
-from trainers.run_record import ERROR_TAG, TERMINAL
-from trainers.run_tags import CLAIMED
+from trainers.run_tags import CLAIMED, TERMINAL
+from trainers.run_tags import ERROR as ERROR_TAG
 
 _ACTIVE = tuple(sorted({"RUNNING", "SCHEDULED"}))
 
@@ -82,3 +83,8 @@ def end_if_active(run_id: str, status: str, reason: str | None, uri: str | None 
     assert status in TERMINAL
     return _move(run_id, status, _ACTIVE, uri or tracking.tracking_uri(), end=True, reason=(reason or "")[:5000],
                  tags=tags)
+
+
+def requeue(run_id: str, uri: str | None = None) -> bool:
+    """FAILED/KILLED -> SCHEDULED (a resumed run goes back on the queue); False if it changed meanwhile."""
+    return _move(run_id, "SCHEDULED", ("FAILED", "KILLED"), uri or tracking.tracking_uri(), end=False)
