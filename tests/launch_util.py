@@ -91,6 +91,16 @@ def kill_trainers(uri=None) -> None:
                 pass
 
 
+def create_pruned_sweep() -> str:
+    """The issue-17 sweep both pruning tests run: 12 Optuna trials of SGD on the tiny regression,
+    where a small rate is obviously bad after one epoch, under the median rule. Returns its parent."""
+    from experiments import sweeps
+
+    space = {"lr": {"low": 1e-5, "high": 0.1, "log": True}}
+    return sweeps.create("optuna", "tiny", {"max_epochs": 4, "n_samples": 64}, space, budget=12, parallelism=2,
+                         seed=5, prune={"rule": "median", "warmup_trials": 2, "min_epochs": 1})
+
+
 def check_pruned_sweep(parent_id: str, trials: int, explain=lambda: "") -> tuple[int, int]:
     """Acceptance of a finished sweep with early stopping (issue 17): every trial FINISHED or
     pruned (KILLED, ``pruned at epoch N``, its N validation points kept), some pruned, the best

@@ -10,6 +10,7 @@ import tiny_family  # noqa: F401 - registers "tiny"
 from launch_util import (
     all_runs,
     check_pruned_sweep,
+    create_pruned_sweep,
     describe_runs,
     kill_trainers,
     runtime_in_tmp,  # noqa: F401 - autouse fixture
@@ -17,26 +18,27 @@ from launch_util import (
     wait_until,
 )
 
-from experiments import queue, sweeps
+from experiments import queue, sweep_space, sweeps
 from experiments.worker import start_in_thread
 from trainers import tracking
 from trainers.config import ConfigError
 
 
 def test_grid_plan_is_the_cartesian_product_with_log_spaced_ranges():
-    dims = sweeps.parse_space("mlp", {"lr": {"low": 1e-4, "high": 1e-2, "log": True, "num": 3}, "hidden": [16, 32]}, {})
-    points = sweeps.plan("grid", dims, budget=100, seed=0)
+    space = {"lr": {"low": 1e-4, "high": 1e-2, "log": True, "num": 3}, "hidden": [16, 32]}
+    dims = sweep_space.parse_space("mlp", space, {})
+    points = sweep_space.plan("grid", dims, budget=100, seed=0)
     assert len(points) == 6
     assert sorted({round(p["lr"], 10) for p in points}) == [1e-4, 1e-3, 1e-2]
     assert sorted({p["hidden"] for p in points}) == [16, 32]
 
 
 def test_random_plan_is_seeded_log_uniform_and_within_bounds():
-    dims = sweeps.parse_space(
+    dims = sweep_space.parse_space(
         "mlp", {"lr": {"low": 1e-5, "high": 1e-1, "log": True}, "layers": {"low": 1, "high": 4}}, {}
     )
-    a = sweeps.plan("random", dims, budget=200, seed=7)
-    assert a == sweeps.plan("random", dims, budget=200, seed=7) and len(a) == 200
+    a = sweep_space.plan("random", dims, budget=200, seed=7)
+    assert a == sweep_space.plan("random", dims, budget=200, seed=7) and len(a) == 200
     assert all(1e-5 <= p["lr"] <= 1e-1 and p["layers"] in (1, 2, 3, 4) for p in a)
     below_1e3 = sum(p["lr"] < 1e-3 for p in a)  # log-uniform: half the mass below the geometric middle
     assert 60 < below_1e3 < 140
@@ -135,17 +137,7 @@ def test_optuna_sweep_of_12_with_pruning_kills_bad_rates_early_and_still_finds_t
     """Acceptance (issue 17), through the worker: SGD on the tiny regression makes a small rate
     obviously bad after one epoch; the median rule stops those trials."""
     caplog.set_level(logging.INFO, logger="experiments")
-    space = {"lr": {"low": 1e-5, "high": 0.1, "log": True}}
-    parent_id = sweeps.create(
-        "optuna",
-        "tiny",
-        {"max_epochs": 4, "n_samples": 64},
-        space,
-        budget=12,
-        parallelism=2,
-        seed=5,
-        prune={"rule": "median", "warmup_trials": 2, "min_epochs": 1},
-    )
+    parent_id = create_pruned_sweep()
 
     def explain():
         kids = queue.children(parent_id, tracking.experiment_id())

@@ -7,7 +7,7 @@ import math
 
 import pytest
 import tiny_family  # noqa: F401 - registers "tiny"
-from launch_util import check_pruned_sweep, runtime_in_tmp  # noqa: F401 - autouse fixture
+from launch_util import check_pruned_sweep, create_pruned_sweep, runtime_in_tmp  # noqa: F401 - autouse fixture
 
 from experiments import queue, sweeps
 from trainers import pruning, run_status, tracking
@@ -158,17 +158,7 @@ def fast_trials(monkeypatch):
 def test_optuna_sweep_of_12_with_pruning_in_process_spends_fewer_steps_and_finds_the_best(sqlite_store, fast_trials):
     """Acceptance (issue 17), fast: the real Optuna asks and real trainers of the worker test
     (test_launch_sweeps, marked slow), without 12 trainer processes, on 64 samples (8 steps an epoch)."""
-    space = {"lr": {"low": 1e-5, "high": 0.1, "log": True}}
-    parent_id = sweeps.create(
-        "optuna",
-        "tiny",
-        {"max_epochs": 4, "n_samples": 64},
-        space,
-        budget=12,
-        parallelism=2,
-        seed=5,
-        prune={"rule": "median", "warmup_trials": 2, "min_epochs": 1},
-    )
+    parent_id = create_pruned_sweep()
     _run_in_process(parent_id)
     check_pruned_sweep(parent_id, 12)
     from optuna.trial import TrialState
