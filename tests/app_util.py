@@ -62,3 +62,19 @@ def curve_figures(at: AppTest) -> list[dict]:
 def texts(at: AppTest, kind: str) -> str:
     """The elements' text with markdown escapes undone (pages escape every user-given string)."""
     return re.sub(r"\\(.)", r"\1", "\n".join(str(el.value) for el in at.get(kind)))
+
+
+VIEWER, LAUNCHER = ("vera", "viewer-password-1"), ("lena", "launcher-password-1")
+
+
+def accounts_mode(tmp_path, monkeypatch):
+    """Accounts mode with a fresh accounts file: ``vera`` is a viewer, ``lena`` a launcher. Returns its path."""
+    from dashboard import accounts, login
+
+    path = tmp_path / "accounts.toml"
+    accounts.add(path, VIEWER[0], "viewer", VIEWER[1])
+    accounts.add(path, LAUNCHER[0], "launcher", LAUNCHER[1])
+    monkeypatch.setenv("RUNBOARD_AUTH", "accounts")
+    monkeypatch.setenv("RUNBOARD_ACCOUNTS", str(path))
+    login._failures.clear()
+    return path

@@ -10,7 +10,7 @@ import json
 import pytest
 import streamlit as st
 import tiny_family  # noqa: F401 - registers the "tiny" family in this process (AppTest runs here)
-from app_util import app_test
+from app_util import LAUNCHER, VIEWER, accounts_mode, app_test
 from launch_util import all_runs, runtime_in_tmp  # noqa: F401 - autouse fixture
 from plain_store import finished_runs
 from streamlit.testing.v1 import AppTest
@@ -22,18 +22,12 @@ from trainers import tracking
 from trainers.spec import build_spec
 
 PAGES = ("runs", "compare", "run", "launch", "activity")
-VIEWER, LAUNCHER = ("vera", "viewer-password-1"), ("lena", "launcher-password-1")
 
 
 @pytest.fixture
 def team(tmp_path, monkeypatch, sqlite_store):
     """Accounts mode over a fresh store: ``vera`` is a viewer, ``lena`` a launcher."""
-    path = tmp_path / "accounts.toml"
-    accounts.add(path, VIEWER[0], "viewer", VIEWER[1])
-    accounts.add(path, LAUNCHER[0], "launcher", LAUNCHER[1])
-    monkeypatch.setenv("RUNBOARD_AUTH", "accounts")
-    monkeypatch.setenv("RUNBOARD_ACCOUNTS", str(path))
-    login._failures.clear()
+    path = accounts_mode(tmp_path, monkeypatch)
     st.cache_data.clear()
     yield path
     st.cache_data.clear()

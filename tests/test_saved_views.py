@@ -5,14 +5,13 @@ and a viewer who may open views but not change them, whatever the browser sends.
 from __future__ import annotations
 
 import pytest
-from app_util import app_test, open_page
+from app_util import LAUNCHER, VIEWER, accounts_mode, app_test, open_page
 from streamlit.testing.v1 import AppTest
 from three_families import write_three_families
 
-from dashboard import accounts, login, views
+from dashboard import accounts, views
 from trainers import tracking
 
-VIEWER, LAUNCHER = ("vera", "viewer-password-1"), ("lena", "launcher-password-1")
 MLP = "family = mlp"
 pytestmark = pytest.mark.usefixtures("fresh_page_caches")
 
@@ -92,13 +91,7 @@ def test_a_bad_view_name_is_refused_with_the_reason(two_exps):
 
 @pytest.fixture
 def team(tmp_path, monkeypatch, two_exps):
-    path = tmp_path / "accounts.toml"
-    accounts.add(path, VIEWER[0], "viewer", VIEWER[1])
-    accounts.add(path, LAUNCHER[0], "launcher", LAUNCHER[1])
-    monkeypatch.setenv("RUNBOARD_AUTH", "accounts")
-    monkeypatch.setenv("RUNBOARD_ACCOUNTS", str(path))
-    login._failures.clear()
-    return {**two_exps, "accounts": path}
+    return {**two_exps, "accounts": accounts_mode(tmp_path, monkeypatch)}
 
 
 def signed_in(who, **params) -> AppTest:
