@@ -15,14 +15,14 @@ from dashboard.viewstate import SIG_CHOICES
 from trainers.metrics import higher_is_better
 
 SIG_LABELS = {"last": "Final value", "best": "Best value", "at_best": "At best epoch of…"}
-AT_BEST_POINTS = 5000  # curve detail for "at best epoch of", as the runs table reads it
 
 
-def run_values(sel: pd.DataFrame, metric: str, summary, curves: pd.DataFrame | None = None) -> pd.Series:
+def run_values(sel: pd.DataFrame, metric: str, summary, at_best: pd.DataFrame | None = None) -> pd.Series:
     """Each run's value of ``metric`` (index run_id): its last value, its best (min/max by direction),
-    or for ``("at_best", other)`` its value at the step where ``other`` was best (from ``curves``)."""
+    or for ``("at_best", other)`` its value at the step where ``other`` was best (from ``at_best``,
+    ``dashboard.data.at_best``'s rows)."""
     if isinstance(summary, tuple):
-        values = summaries.metric_column(sel, curves, metric, summary)
+        values = summaries.metric_column(sel, at_best, metric, summary)
         return pd.Series(values.to_numpy(np.float64), index=sel["run_id"])
     col = f"metrics.{metric}"
     if summary == "best":
@@ -36,9 +36,9 @@ def _fmt(x: float) -> str:
 
 
 def significance_table(sel: pd.DataFrame, groups: dict[str, str], metric: str, summary,
-                       curves: pd.DataFrame | None = None) -> pd.DataFrame:
+                       at_best: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per group: n, mean [95 % CI], and against the best group Δ, its bootstrap CI, p, g."""
-    values = run_values(sel, metric, summary, curves)
+    values = run_values(sel, metric, summary, at_best)
     by_group: dict[str, list[float]] = {}
     for run_id, label in groups.items():
         by_group.setdefault(label, []).append(values.get(run_id, np.nan))
@@ -83,12 +83,11 @@ def url_choice(summary) -> dict[str, str | None]:
     return {"sig": summary, "sigby": None}
 
 
-def _curves(sel: pd.DataFrame, metrics: list[str], summary) -> pd.DataFrame | None:
-    """Full-detail curves of ``metrics`` and the reference metric, only for "at best epoch of"."""
+def _at_best(sel: pd.DataFrame, metrics: list[str], summary) -> pd.DataFrame | None:
+    """Each run's values of ``metrics`` at the reference metric's best step, only for "at best epoch of"."""
     if not isinstance(summary, tuple):
         return None
-    wanted = tuple(sorted({*metrics, summary[1]}))
-    return reads.curves(tuple(sel["run_id"]), wanted, max_points=AT_BEST_POINTS)
+    return reads.at_best(tuple(sel["run_id"]), tuple(sorted(set(metrics))), summary[1])
 
 
 def significance_ui(
@@ -96,11 +95,11 @@ def significance_ui(
 ) -> list[tuple[str, pd.DataFrame]]:
     """One group-test table per metric; returns them (heading, table) for the HTML export."""
     direction = {m: "higher is better" if higher_is_better(m) else "lower is better" for m in metrics}
-    curves = _curves(sel, metrics, summary)
+    at_best = _at_best(sel, metrics, summary)
     tables = []
     for metric in metrics:
         st.markdown(f"**{metric}** ({direction[metric]})")
-        table = significance_table(sel, groups, metric, summary, curves)
+        table = significance_table(sel, groups, metric, summary, at_best)
         st.dataframe(table, hide_index=True, width="stretch")
         tables.append((f"{metric} ({direction[metric]})", table))
     st.caption("p: Welch's t-test of each group against the best group; a small p (< 0.05) says the gap is "
@@ -129,7 +128,7 @@ def importance_ui(sel: pd.DataFrame, metrics: list[str], summary, key: str) -> t
     if st.session_state.get(key) not in metrics:
         st.session_state[key] = metrics[0]
     metric = st.selectbox("Metric to explain", metrics, key=key)
-    target = run_values(sel, metric, summary, _curves(sel, [metric], summary)).to_numpy()
+    target = run_values(sel, metric, summary, _at_best(sel, [metric], summary)).to_numpy()
     n = int(np.isfinite(target).sum())
     frame = sel[params].rename(columns=lambda c: c.removeprefix("params.")).astype(str).reset_index(drop=True)
     fig = importance_figure(_ranked(frame, target), metric)

@@ -60,6 +60,12 @@ def curves(run_ids: Iterable[str], metrics: Iterable[str], *, max_points: int = 
     return freshness.get(reader, (tuple(run_ids), tuple(metrics), max_points, step_range))
 
 
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=16)
+def at_best(run_ids: tuple[str, ...], metrics: tuple[str, ...], other: str) -> pd.DataFrame:
+    """Each run's value of each metric at ``other``'s best step (``data.at_best``)."""
+    return data.at_best(run_ids, metrics, other)
+
+
 @st.cache_data(ttl=TTL, show_spinner=False)
 def metric_keys(run_ids: tuple[str, ...]) -> list[str]:
     return data.metric_keys(list(run_ids))

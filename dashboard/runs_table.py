@@ -45,7 +45,7 @@ def _sort(table: pd.DataFrame, sort: str) -> pd.DataFrame:
     return table.loc[order]
 
 
-def build(frame: pd.DataFrame, cols: list[str], how, curves: pd.DataFrame | None,
+def build(frame: pd.DataFrame, cols: list[str], how, at_best: pd.DataFrame | None,
           sort: str) -> pd.DataFrame:
     """The table to draw: name and status (and health when a run in view is flagged), then ``cols``
     led by metrics and params, then times. Metric columns per ``how``; a time column no run in view has is left out."""
@@ -54,7 +54,7 @@ def build(frame: pd.DataFrame, cols: list[str], how, curves: pd.DataFrame | None
         out["health"] = frame["health"]  # (see ``table_ui``); no column when every run in view is healthy
     for col in ordered([c for c in cols if c.startswith(("metrics.", "params."))]):
         if col.startswith("metrics."):
-            out[col] = summaries.metric_column(frame, curves, col, how).to_numpy()
+            out[col] = summaries.metric_column(frame, at_best, col, how).to_numpy()
         elif col in frame.columns:
             out[col] = frame[col]
     for col in ("start_time", "duration_s", "queue_wait_s"):

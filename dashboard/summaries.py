@@ -132,12 +132,12 @@ def _group_text(runs: pd.DataFrame, run_ids, by: str, fmt) -> dict[str, str]:
     return labels
 
 
-def metric_column(runs: pd.DataFrame, curves: pd.DataFrame | None, metric: str, how) -> pd.Series:
+def metric_column(runs: pd.DataFrame, at_best: pd.DataFrame | None, metric: str, how) -> pd.Series:
     """Value shown in a runs-table metric column, indexed by run_id.
 
     ``how``: ``"last" | "min" | "max"`` read the runs frame; ``("at_best", other)`` is ``metric``
-    at the step where ``other`` is best (earliest such step), read from a full-detail curves frame
-    holding both metrics. When ``metric`` was not logged at exactly that step the nearest step wins.
+    at the step where ``other`` is best (earliest such step; the nearest step of ``metric`` when it
+    was not logged there), read from ``at_best``: ``dashboard.data.at_best``'s rows for ``other``.
     """
     name = _bare(metric)
     index = pd.Index(runs["run_id"], name="run_id")
@@ -149,18 +149,7 @@ def metric_column(runs: pd.DataFrame, curves: pd.DataFrame | None, metric: str, 
     if not (isinstance(how, tuple) and len(how) == 2 and how[0] == "at_best"):
         raise ValueError(f"how must be 'last', 'min', 'max' or ('at_best', metric), not {how!r}")
     other = _bare(how[1])
-    values = [_at_best(curves, rid, name, other) for rid in runs["run_id"]]
+    found = {} if at_best is None else {
+        r: v for r, m, v in zip(at_best["run_id"], at_best["metric"], at_best["value"]) if m == name}
+    values = [found.get(rid, np.nan) for rid in runs["run_id"]]
     return pd.Series(values, index=index, dtype=np.float64, name=f"{name} @ best {other}")
-
-
-def _at_best(curves: pd.DataFrame | None, run_id: str, metric: str, other: str) -> float:
-    if curves is None or curves.empty:
-        return np.nan
-    mine = curves[curves["run_id"] == run_id]
-    ref = mine[mine["metric"] == other].sort_values("step", kind="stable").reset_index(drop=True)
-    best = _best_index(ref["value"], other) if not ref.empty else None
-    target = mine[(mine["metric"] == metric) & np.isfinite(mine["value"])]
-    if best is None or target.empty:
-        return np.nan
-    gap = (target["step"] - ref.at[best, "step"]).abs().to_numpy()
-    return float(target["value"].to_numpy()[int(np.argmin(gap))])

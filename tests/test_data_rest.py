@@ -92,3 +92,12 @@ def test_rest_children_match_sql_children(served):
     minmax = [c for c in sql.columns if c.endswith((".min", ".max"))]  # NaN over REST, by design
     pd.testing.assert_frame_equal(rest.drop(columns=minmax), sql.drop(columns=minmax), check_dtype=False)
     assert data.children("x' OR '1'='1", uri=http_uri).empty and data.children("x' OR '1'='1", uri=sql_uri).empty
+
+
+@pytest.mark.slow
+def test_rest_at_best_matches_sql(served):
+    sql_uri, http_uri, ids = served
+    run_ids = [ids["long"], ids["nan_inf"], ids["unordered"], ids["parent"]]
+    for other in ("train/loss", "val/loss"):
+        rest = data.at_best(run_ids, ["train/loss", "val/loss"], other, uri=http_uri)
+        pd.testing.assert_frame_equal(rest, data.at_best(run_ids, ["train/loss", "val/loss"], other, uri=sql_uri))

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dashboard.data.at_best_sql import from_curves
 from dashboard.summaries import (
     best_runs,
     default_group_param,
@@ -125,7 +126,8 @@ def curves_frame():
 
 
 def test_metric_column_at_best_reads_the_other_metrics_best_step():
-    col = metric_column(runs_frame(), curves_frame(), "val/acc", ("at_best", "val/loss"))
+    rows = from_curves(curves_frame(), [A, B, C, D], ["val/acc"], "val/loss")
+    col = metric_column(runs_frame(), rows, "val/acc", ("at_best", "val/loss"))
     assert col[A] == 0.8  # val/loss lowest at step 1
     assert col[B] == 0.5  # tie → earliest step
     assert np.isnan(col[C])

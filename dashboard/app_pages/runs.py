@@ -192,11 +192,11 @@ def main() -> None:
         how, best = _value_choice(metrics)
         cols = _columns_ui(frame, shown, metrics)
         sort = _sort_ui(cols)
-    curves = None
+    at_best = None
     if isinstance(how, tuple) and not shown.empty:
-        wanted = sorted({c.removeprefix("metrics.") for c in cols if c.startswith("metrics.")} | {best})
-        curves = reads.curves(shown["run_id"], wanted, max_points=5000)
-    table = runs_table.build(shown, cols, how, curves, sort)
+        wanted = tuple(sorted(c.removeprefix("metrics.") for c in cols if c.startswith("metrics.")))
+        at_best = reads.at_best(tuple(shown["run_id"]), wanted, best)
+    table = runs_table.build(shown, cols, how, at_best, sort)
     colour_of = workspace.colours(table)
     st.caption(f"{len(shown)} of {len(frame)} runs · select rows to compare them")
     selected = runs_table.table_ui(table, key="runs_table", colours=colour_of)

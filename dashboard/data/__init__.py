@@ -12,7 +12,7 @@ import pandas as pd
 
 from dashboard.analysis import health as _health
 from dashboard.data import artifacts as _artifacts
-from dashboard.data import curves_sql, engine, health_store, rest, runs_sql
+from dashboard.data import at_best_sql, curves_sql, engine, health_store, rest, runs_sql
 from trainers import tracking
 from trainers.run_tags import CLAIMED, HEARTBEAT
 
@@ -88,6 +88,19 @@ def children(parent_run_id: str, uri: str | None = None) -> pd.DataFrame:
     ``runs()`` rows."""
     uri, sql = _resolve(uri)
     return runs_sql.children(uri, parent_run_id) if sql else rest.children(uri, parent_run_id)
+
+
+def at_best(run_ids, metrics, other: str, uri: str | None = None) -> pd.DataFrame:
+    """Columns run_id, metric, value: per run and metric, its value at the earliest step where
+    ``other`` is best (lowest, highest for accuracy-like names; finite values only), or at the
+    finite step nearest to it (the lower on a tie; the earliest logged at that step); NaN when
+    either curve has no finite point. Database stores: indexed lookups and the curve summaries,
+    never a scan of the curves' points once they are summarised."""
+    uri, sql = _resolve(uri)
+    if sql:
+        return at_best_sql.values(uri, run_ids, metrics, other)
+    curves = rest.curves(uri, run_ids, sorted({*metrics, other}), max_points=2**62)  # every point
+    return at_best_sql.from_curves(curves, sorted(set(run_ids)), sorted(set(metrics)), other)
 
 
 def metric_keys(run_ids, uri: str | None = None) -> list[str]:
