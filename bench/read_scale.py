@@ -130,6 +130,8 @@ def bench(uri: str, ids: dict, a: argparse.Namespace) -> dict[str, float]:
     def read(run):
         return lambda: data.curves([run], ["train/loss"], max_points=a.buckets, uri=uri)
 
+    if a.only_foreign:
+        return foreign_first_read(uri, read(foreign), a)
     r["long first read s"] = timed(read(long_run))
     read(short_run)()
     r["long s"], r["short s"] = timed(read(long_run), a.rounds), timed(read(short_run), a.rounds)
@@ -156,11 +158,37 @@ def bench(uri: str, ids: dict, a: argparse.Namespace) -> dict[str, float]:
     r["search_runs s"] = timed(lambda: mlflow.search_runs([eid]), a.rounds)
     r["runs table / search_runs"] = r["runs table s"] / r["search_runs s"]
 
+    return r | foreign_first_read(uri, read(foreign), a)
+
+
+def foreign_first_read(uri: str, read, a: argparse.Namespace) -> dict[str, float]:
+    """The never-summarised curve: its raw read, its first read with the summary built inside the
+    database (``curve_build_sql``), and, side by side, built by loading its points into Python
+    (the path before it; still the fallback for a curve that grows during the build)."""
+    from trainers import curve_build_sql
+    from trainers import curve_summary as cs
+
+    r: dict[str, float] = {}
     os.environ["RUNBOARD_CURVE_SUMMARIES"] = "0"
-    r["foreign raw s"] = timed(read(foreign))
+    r["foreign raw s"] = timed(read)
     os.environ.pop("RUNBOARD_CURVE_SUMMARIES")
-    r["foreign first read s"] = timed(read(foreign))
-    r["foreign second read s"] = timed(read(foreign), a.rounds)
+    build = curve_build_sql.build
+
+    def moved(*_a, **_k):
+        raise curve_build_sql.Moved("benchmark: the Python builder")
+
+    curve_build_sql.build = moved
+    try:
+        r["foreign first read, python build s"] = timed(read)
+    finally:
+        curve_build_sql.build = build
+    eng = sa.create_engine(uri)
+    with eng.begin() as conn:  # forgotten again: the next read builds it the new way
+        cs.drop(conn)
+    eng.dispose()
+    r["foreign first read s"] = timed(read)
+    r["foreign first / python build"] = r["foreign first read s"] / r["foreign first read, python build s"]
+    r["foreign second read s"] = timed(read, a.rounds)
     return r
 
 
@@ -214,6 +242,7 @@ def main() -> None:
     p.add_argument("--pg-admin", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "runboard_read_scale")
     p.add_argument("--rebuild", action="store_true", help="populate the stores again")
+    p.add_argument("--only-foreign", action="store_true", help="time only the never-summarised curve's reads")
     a = p.parse_args()
     a.long_steps = a.long_steps or 10 * a.steps
     print(

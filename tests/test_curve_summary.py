@@ -17,8 +17,8 @@ from dashboard import data
 from dashboard.data import curves_sql
 from dashboard.data import downsample as ds
 from dashboard.data import summary_read as pyramid
+from trainers import curve_build_sql, curve_refresh, tracking
 from trainers import curve_summary as cs
-from trainers import tracking
 
 KEY = "train/loss"
 VALUES = st.one_of(st.floats(-1e6, 1e6), st.sampled_from([math.nan, math.inf, -math.inf, 1e300]))
@@ -55,8 +55,16 @@ def _check_curve(uri: str, curve) -> None:
         with eng.begin() as conn:
             assert cs.build_curve(conn, run_id, KEY) == len(curve)
         with eng.connect() as conn:
+            python_rows = {}
             for level in cs.LEVELS:
-                assert cs.read_level(conn, run_id, KEY, level, 0, 2**62) == _raw_buckets(conn, run_id, level)
+                python_rows[level] = cs.read_level(conn, run_id, KEY, level, 0, 2**62)
+                assert python_rows[level] == _raw_buckets(conn, run_id, level)
+        # The same rows built inside the database, in chunks small enough to cut this curve.
+        assert curve_build_sql.build(curve_refresh.writer(uri), run_id, KEY, chunk_points=37) == len(curve)
+        with eng.connect() as conn:
+            for level in cs.LEVELS:
+                assert cs.read_level(conn, run_id, KEY, level, -(2**62), 2**62) == python_rows[level]
+            assert cs.fresh(conn, [(run_id, KEY)]) == {(run_id, KEY)}
     finally:
         eng.dispose()
 
@@ -190,3 +198,32 @@ def test_appends_by_plain_mlflow_are_never_served_stale(store):
                 assert cs.fresh(conn, [(run_id, KEY)]) == {(run_id, KEY)}
         finally:
             eng.dispose()
+
+
+def test_database_build_equals_python_build_across_chunks(store):
+    """Negative steps, several top-level buckets, duplicates, NaN and ±inf, out of order: the
+    levels built in the database in many chunks equal ``level_rows``' (item 2 of issue 13)."""
+    import numpy as np
+
+    rng = np.random.default_rng(13)
+    run_id = tracking.client(store).create_run(tracking.experiment_id("pyramid-sql", store)).info.run_id
+    steps = rng.integers(-300_000, 600_000, 3000)
+    steps[::7] = steps[1::7][: len(steps[::7])]  # duplicate steps
+    values = rng.normal(size=3000)
+    values[rng.random(3000) < 0.05] = math.nan
+    values[rng.random(3000) < 0.02] = math.inf
+    values[rng.random(3000) < 0.02] = -math.inf
+    values[1234] = 1e12  # a spike
+    write_metric_rows(store, run_id, KEY, steps, values, 1_700_000_000_000 + rng.permutation(3000))
+    eng = sa.create_engine(tracking.prepare_store(store))
+    try:
+        with eng.begin() as conn:
+            cs.build_curve(conn, run_id, KEY)
+        with eng.connect() as conn:
+            want = {lv: cs.read_level(conn, run_id, KEY, lv, -(2**62), 2**62) for lv in cs.LEVELS}
+        assert curve_build_sql.build(curve_refresh.writer(store), run_id, KEY, chunk_points=100) == 3000
+        with eng.connect() as conn:
+            assert {lv: cs.read_level(conn, run_id, KEY, lv, -(2**62), 2**62) for lv in cs.LEVELS} == want
+            assert len(want[max(cs.LEVELS)]) > 10 and 1e12 in [r[3] for r in want[min(cs.LEVELS)]]
+    finally:
+        eng.dispose()

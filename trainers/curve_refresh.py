@@ -19,8 +19,8 @@ from functools import cache
 
 import sqlalchemy as sa
 
+from trainers import curve_build_sql, tracking
 from trainers import curve_summary as cs
-from trainers import tracking
 
 log = logging.getLogger(__name__)
 
@@ -88,20 +88,33 @@ def refresh(uri: str, keys, budget_s: float | None = None) -> set[tuple[str, str
 
 
 def _refresh_one(eng: sa.Engine, run_id: str, key: str, old: tuple | None) -> None:
+    if old is not None and old[0] >= 0 and _append(eng, run_id, key, old):
+        return
+    try:  # a new or rebuilt curve: grouped inside the database, nothing per point in Python
+        curve_build_sql.build(eng, run_id, key)
+        return
+    except curve_build_sql.Moved as exc:  # a live curve: one snapshot of its points instead
+        log.debug("runboard: %s; building it from a snapshot", exc)
     with _snapshot(eng) as conn, conn.begin():
         v = cs.version(conn, run_id, key)
-        pts = None
-        if old is not None:
-            built_v, _, n, max_step = old
-            new = cs.points(conn, run_id, key, cs.INT64_MIN if max_step is None else max_step)
-            if len(new) == v - built_v:  # every point since the build lies past max_step
-                pts = new
-        full = cs.points(conn, run_id, key) if pts is None else None
+        full = cs.points(conn, run_id, key)
     with eng.begin() as conn:
-        if full is not None:
-            cs.write_full(conn, run_id, key, full, v)
-        elif len(pts):
-            cs.write_append(conn, run_id, key, pts, (old[0], old[2], old[3]), v)
+        cs.write_full(conn, run_id, key, full, v)
+
+
+def _append(eng: sa.Engine, run_id: str, key: str, old: tuple) -> bool:
+    """Merge the points inserted since the build when they all lie past its ``max_step`` (the
+    trigger's count says so); False when a rebuild is needed."""
+    built_v, _, n, max_step = old
+    with _snapshot(eng) as conn, conn.begin():
+        v = cs.version(conn, run_id, key)
+        new = cs.points(conn, run_id, key, cs.INT64_MIN if max_step is None else max_step)
+    if len(new) != v - built_v:
+        return False
+    if len(new):
+        with eng.begin() as conn:
+            cs.write_append(conn, run_id, key, new, (built_v, n, max_step), v)
+    return True
 
 
 class Keeper:
