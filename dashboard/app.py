@@ -27,6 +27,7 @@ def _frame() -> None:
     # The launch queue lives in the store; one worker per store starts queued runs. `python -m dashboard`
     # starts it with the process; under a bare `streamlit run` this starts it with the first page view.
     st.cache_resource(ensure_started)()
+    st.cache_resource(data.start_summariser)()  # long foreign curves summarised ahead of their views
 
     # With login on, an anonymous visitor gets the sign-in screen on every page and nothing else. The
     # page and its query string are left alone, so signing in shows the view the link named.

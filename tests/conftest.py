@@ -185,6 +185,7 @@ def no_queue_worker_in_the_app(monkeypatch):
     """The dashboard starts a queue worker on first page load; page tests drive the app in this
     process, where a worker thread would outlive its temp store. Launch tests start their own."""
     monkeypatch.setenv("RUNBOARD_WORKER", "off")
+    monkeypatch.setenv("RUNBOARD_SUMMARISER", "off")  # nor the background summariser (tests/test_summariser.py)
 
 
 @pytest.fixture

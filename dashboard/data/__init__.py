@@ -12,7 +12,7 @@ import pandas as pd
 
 from dashboard.analysis import health as _health
 from dashboard.data import artifacts as _artifacts
-from dashboard.data import at_best_sql, curves_sql, engine, health_store, rest, runs_sql
+from dashboard.data import at_best_sql, curves_sql, engine, health_store, rest, runs_sql, summariser
 from trainers import tracking
 from trainers.run_tags import CLAIMED, HEARTBEAT
 
@@ -88,6 +88,12 @@ def children(parent_run_id: str, uri: str | None = None) -> pd.DataFrame:
     ``runs()`` rows."""
     uri, sql = _resolve(uri)
     return runs_sql.children(uri, parent_run_id) if sql else rest.children(uri, parent_run_id)
+
+
+def start_summariser(uri: str | None = None) -> None:
+    """Summarise the store's long curves in a background thread of this process, ahead of the
+    views (``dashboard.data.summariser``; ``RUNBOARD_SUMMARISER=off`` turns it off)."""
+    summariser.ensure_started(uri)
 
 
 def at_best(run_ids, metrics, other: str, uri: str | None = None) -> pd.DataFrame:
