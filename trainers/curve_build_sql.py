@@ -28,27 +28,48 @@ from trainers import curve_summary as cs
 
 CHUNK_POINTS = 250_000
 _IDX = {"sqlite": " INDEXED BY index_metrics_run_uuid_key_step", "postgresql": ""}
-_ROWID = {"sqlite": "rowid", "postgresql": "ctid"}
 _CURVE = "run_uuid = :run AND key = :key"
 _IN_CHUNK = "step >= :a AND step <= :b"
-# The first (last) point of a step: the earliest (latest) logged, by the row's id on a tie.
-_PICK = "(SELECT {rid} FROM metrics{idx} WHERE {curve} AND step = g.{s} ORDER BY timestamp {d}, {rid} {d} LIMIT 1)"
+# The first (last) point of a bucket's first (last) step: the earliest (latest) logged, by the row's
+# id on a tie; an index lookup per bucket. SQLite joins the row by its rowid; PostgreSQL, whose
+# planner scanned the table for a join on ``ctid``, takes it from a LATERAL subquery.
+_ORDER = "ORDER BY timestamp {d}, {rid} {d} LIMIT 1"
+_PICK = {
+    "sqlite": "JOIN metrics {t} ON {t}.rowid = (SELECT rowid FROM metrics INDEXED BY index_metrics_run_uuid_key_step "
+    "WHERE " + _CURVE + " AND step = g.{s} " + _ORDER.replace("{rid}", "rowid") + ")",
+    "postgresql": "CROSS JOIN LATERAL (SELECT step, timestamp, value, is_nan FROM metrics WHERE "
+    + _CURVE
+    + " AND step = g.{s} "
+    + _ORDER.replace("{rid}", "ctid")
+    + ") {t}",
+}
 FINEST = f"""INSERT INTO {cs.TABLE} ({cs._COLS})
 SELECT :run, :key, :level, g.b, g.n, g.mn, g.mx, f.step, f.timestamp, f.value, f.is_nan,
        l.step, l.timestamp, l.value, l.is_nan
 FROM (SELECT step >> :level AS b, COUNT(*) AS n, MIN(CASE WHEN is_nan THEN NULL ELSE value END) AS mn,
              MAX(CASE WHEN is_nan THEN NULL ELSE value END) AS mx, MIN(step) AS s0, MAX(step) AS s1
       FROM metrics{{idx}} WHERE {_CURVE} AND {_IN_CHUNK} GROUP BY step >> :level) g
-JOIN metrics f ON f.{{rid}} = {_PICK.format(rid="{rid}", idx="{idx}", curve=_CURVE, s="s0", d="ASC")}
-JOIN metrics l ON l.{{rid}} = {_PICK.format(rid="{rid}", idx="{idx}", curve=_CURVE, s="s1", d="DESC")}"""
-COARSER = f"""INSERT INTO {cs.TABLE} ({cs._COLS})
-SELECT :run, :key, :level, g.b, g.n, g.mn, g.mx, f.first_step, f.first_ts, f.first_value, f.first_nan,
-       l.last_step, l.last_ts, l.last_value, l.last_nan
+{{first}}
+{{last}}"""
+# A coarser level from the finer one: sums, min of mins, max of maxes, and the first point of the
+# first child bucket, the last of the last. SQLite joins those children by the primary key;
+# PostgreSQL takes them from ordered arrays, as its planner (no statistics on a table that was
+# empty when last analysed) scanned the summary table once per bucket for that join: minutes.
+_COARSE_GROUP = f"""FROM {cs.TABLE} WHERE {_CURVE} AND level = :finer AND bucket >= :ba AND bucket <= :bb
+      GROUP BY bucket >> :shift"""
+_ENDS = ("first_step", "first_ts", "first_value", "first_nan", "last_step", "last_ts", "last_value", "last_nan")
+COARSER = {
+    "sqlite": f"""INSERT INTO {cs.TABLE} ({cs._COLS})
+SELECT :run, :key, :level, g.b, g.n, g.mn, g.mx, {", ".join(("f." if c < "l" else "l.") + c for c in _ENDS)}
 FROM (SELECT bucket >> :shift AS b, SUM(n) AS n, MIN(mn) AS mn, MAX(mx) AS mx, MIN(bucket) AS c0, MAX(bucket) AS c1
-      FROM {cs.TABLE} WHERE {_CURVE} AND level = :finer AND bucket >= :ba AND bucket <= :bb
-      GROUP BY bucket >> :shift) g
+      {_COARSE_GROUP}) g
 JOIN {cs.TABLE} f ON f.run_uuid = :run AND f.key = :key AND f.level = :finer AND f.bucket = g.c0
-JOIN {cs.TABLE} l ON l.run_uuid = :run AND l.key = :key AND l.level = :finer AND l.bucket = g.c1"""
+JOIN {cs.TABLE} l ON l.run_uuid = :run AND l.key = :key AND l.level = :finer AND l.bucket = g.c1""",
+    "postgresql": f"""INSERT INTO {cs.TABLE} ({cs._COLS})
+SELECT CAST(:run AS VARCHAR), CAST(:key AS VARCHAR), :level, bucket >> :shift, SUM(n), MIN(mn), MAX(mx),
+       {", ".join(f"(array_agg({c} ORDER BY bucket{'' if c < 'l' else ' DESC'}))[1]" for c in _ENDS)}
+      {_COARSE_GROUP}""",
+}
 NTH_STEP = f"SELECT step FROM metrics{{idx}} WHERE {_CURVE} AND step >= :a ORDER BY step LIMIT 1 OFFSET :n"
 STILL_MINE = f"UPDATE {cs.WATERMARK} SET n = n WHERE {_CURVE} AND built_v = :token"
 TOTALS = f"SELECT SUM(n), MAX(last_step) FROM {cs.TABLE} WHERE {_CURVE} AND level = :level"
@@ -109,10 +130,11 @@ def _chunk(conn: sa.Connection, p: dict, a: int, top: int, levels: list[int], ch
     if nxt is not None and nxt > INT64_MAX:
         nxt = None
     b = INT64_MAX if nxt is None else nxt - 1
-    conn.execute(sa.text(FINEST.format(idx=_IDX[d], rid=_ROWID[d])), {**p, "level": levels[0], "a": a, "b": b})
+    first, last = (_PICK[d].format(t=t, s=col, d=o) for t, col, o in (("f", "s0", "ASC"), ("l", "s1", "DESC")))
+    conn.execute(sa.text(FINEST.format(idx=_IDX[d], first=first, last=last)), {**p, "level": levels[0], "a": a, "b": b})
     for finer, level in zip(levels, levels[1:]):
         conn.execute(
-            sa.text(COARSER),
+            sa.text(COARSER[d]),
             {**p, "level": level, "finer": finer, "shift": level - finer, "ba": a >> finer, "bb": b >> finer},
         )
     return nxt
