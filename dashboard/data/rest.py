@@ -51,6 +51,11 @@ def experiments(uri: str) -> pd.DataFrame:
     return frames.experiments_frame(df)
 
 
+def experiment_tags(uri: str, prefix: str) -> list[tuple[str, str, str, str]]:
+    exps = tracking.client(uri).search_experiments(view_type=ACTIVE_ONLY, max_results=PAGE)
+    return [(e.experiment_id, e.name, k, v) for e in exps for k, v in sorted(e.tags.items()) if k.startswith(prefix)]
+
+
 def runs(uri: str, experiment_ids=None) -> pd.DataFrame:
     return _frame(_search(uri, _active_ids(uri, experiment_ids)))
 
