@@ -15,7 +15,7 @@ ACTIVE = ("RUNNING", "SCHEDULED")
 # --- MLflow's own -------------------------------------------------------------------------------
 # Spelled here, not imported from ``mlflow.utils.mlflow_tags``: importing that loads all of MLflow
 # (~150 MB), and the dashboard process and the queue worker's idle poll need these names without
-# it (issue 16). tests/test_store.py pins each one to MLflow's constant.
+# it (issue 16). tests/test_dashboard_imports.py pins each one to MLflow's constant.
 USER = "mlflow.user"  # who launched the run (launch side), else the trainer's OS user
 PARENT = "mlflow.parentRunId"  # a sweep trial's parent run
 RUN_NAME = "mlflow.runName"
