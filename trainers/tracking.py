@@ -78,9 +78,10 @@ def _file_lock(path: Path):
 def _server_lock(uri: str):
     """Serialises store creation on a PostgreSQL database, across processes and hosts: on a fresh
     database 3 of 4 trainers started at once crashed in MLflow's migration. An advisory lock is
-    held by this session only and released when it ends, however the process ends."""
+    held by this session only and released when it ends, however the process ends. Yields the
+    connection that holds it (None where the store is not PostgreSQL)."""
     if not uri.startswith("postgresql"):
-        yield
+        yield None
         return
     import sqlalchemy as sa
 
@@ -89,7 +90,7 @@ def _server_lock(uri: str):
         with engine.connect() as con:
             con.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
             try:
-                yield
+                yield con
             finally:
                 con.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
     finally:
@@ -110,8 +111,11 @@ def prepare_store(uri: str | None = None) -> str:
         return uri
     db = sqlite_path(uri)
     if db is None:
-        with _server_lock(uri):
-            _mlflow_store(uri)
+        with _server_lock(uri) as con:
+            if con is None or not _server_migrated_by_this_mlflow(con):
+                _mlflow_store(uri)
+                if con is not None:
+                    _server_mark_migrated(con)
         return uri
     with _file_lock(db.with_name(db.name + ".lock")):
         with sqlite3.connect(db, timeout=30) as con:
@@ -132,6 +136,25 @@ def _mlflow_store(uri: str) -> None:
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
     SqlAlchemyStore(uri, artifact_root(uri))
+
+
+def _server_migrated_by_this_mlflow(con) -> bool:
+    """``_migrated_by_this_mlflow`` on PostgreSQL (``con``: a SQLAlchemy connection)."""
+    import sqlalchemy as sa
+
+    if con.execute(sa.text("SELECT to_regclass('runboard_meta')")).scalar() is None:
+        return False
+    found = con.execute(sa.text("SELECT value FROM runboard_meta WHERE key = 'migrated_by_mlflow'")).scalar()
+    return found == _mlflow_version()
+
+
+def _server_mark_migrated(con) -> None:
+    import sqlalchemy as sa
+
+    con.execute(sa.text("CREATE TABLE IF NOT EXISTS runboard_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"))
+    con.execute(sa.text("INSERT INTO runboard_meta VALUES ('migrated_by_mlflow', :v) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value"), {"v": _mlflow_version()})
+    con.commit()
 
 
 def _mlflow_version() -> str:

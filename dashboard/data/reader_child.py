@@ -2,7 +2,7 @@
 once per row of bound parameters, and answers with the results as Arrow columns.
 
 Run as a plain script (``python reader_child.py``), no Runboard imports: it starts in ~0.5 s.
-It holds ~55 MB RSS, ~85 MB after a 100-run view (was ~128 MB): ADBC's low-level API, not its DB-API
+It holds ~55 MB RSS, ~74 MB after a 100-run view (was ~128; ~85 untrimmed): ADBC's low-level API, not its DB-API
 module (which imports ``pyarrow.dataset``), and no pandas (pyarrow imports it, when installed, on
 its first array built from Python values; nothing here needs it).
 Protocol on stdin/stdout: it writes ``R`` once ready; then per request line (JSON: ``path``,
