@@ -7,7 +7,7 @@ Run from the repository root: ``.venv/bin/python -m dashboard`` (``-m`` puts the
 
 import streamlit as st
 
-from dashboard import auth, data, login, reads, share
+from dashboard import auth, data, heap, login, reads, share
 from experiments.worker import ensure_started
 from trainers import tracking
 
@@ -52,3 +52,5 @@ except Exception as exc:  # a store that is down, refused or full: one message o
     if not data.unreachable(exc):
         raise
     reads.store_down_ui(data.one_line(exc))
+finally:
+    heap.give_back()  # the run's frames, figures and their JSON are garbage now: hand their pages back

@@ -13,8 +13,9 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
+from dashboard import data
 from trainers import tracking
-from trainers.run_tags import DEFAULT_VIEW, VIEW
+from trainers.run_tags import DEFAULT_VIEW, NAMESPACE, VIEW
 
 # What an MLflow tag key may hold after the prefix (letters, digits, _ - . / and spaces), kept short.
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_ .\-]{0,59}")
@@ -52,14 +53,13 @@ def encode(params: dict[str, str]) -> str:
 
 def every_view(uri: str | None = None) -> list[View]:
     """Every experiment's saved views: one read of the experiments and their tags."""
-    out = []
-    for exp in tracking.client(uri).search_experiments():
-        default = exp.tags.get(DEFAULT_VIEW)
-        for key, value in sorted(exp.tags.items()):
-            if key.startswith(VIEW):
-                name = key.removeprefix(VIEW)
-                out.append(View(exp.experiment_id, exp.name, name, dict(parse_qsl(value)), name == default))
-    return out
+    tags = data.experiment_tags(NAMESPACE, uri)  # through the data layer: no MLflow client on a SQL store
+    defaults = {e: value for e, _, key, value in tags if key == DEFAULT_VIEW}
+    return [
+        View(e, name, key.removeprefix(VIEW), dict(parse_qsl(value)), key.removeprefix(VIEW) == defaults.get(e))
+        for e, name, key, value in tags
+        if key.startswith(VIEW)
+    ]
 
 
 def save(experiment_id: str, name: str, params: dict[str, str], default: bool = False,

@@ -37,6 +37,14 @@ LAZY = {
         "trainers.cli",
         "experiments.worker",
     ): "`runboard worker` only: MLflow (seconds), which `runboard dashboard` skips",
+    (
+        "experiments.worker",
+        "experiments.supervisor",
+    ): "the supervisor (MLflow, ~150 MB) only once the store has work: the dashboard's idle worker stays lean",
+    (
+        "experiments.worker",
+        "experiments.executors",
+    ): "the executors import MLflow's entities: made with the supervisor, when the store has work",
     ("trainers.cli", "trainers.recover"): "`runboard recover` only: MLflow, which `runboard accounts` skips",
 }
 

@@ -1,6 +1,6 @@
 """The run vocabulary: every tag a trainer, the launch side and the dashboard share, and the statuses.
 
-One home for each name. MLflow's own tags come from MLflow's constants; Runboard's are
+One home for each name. MLflow's own tags are MLflow's constants, spelled out (see below); Runboard's are
 ``runboard.*``. A comment says which side writes a tag (each tag is written by one side).
 """
 
@@ -8,26 +8,20 @@ from __future__ import annotations
 
 import os
 
-from mlflow.utils.mlflow_tags import (
-    MLFLOW_GIT_COMMIT,
-    MLFLOW_PARENT_RUN_ID,
-    MLFLOW_RUN_NAME,
-    MLFLOW_SOURCE_NAME,
-    MLFLOW_SOURCE_TYPE,
-    MLFLOW_USER,
-)
-
 # --- statuses ---------------------------------------------------------------------------------
 TERMINAL = frozenset({"FINISHED", "FAILED", "KILLED"})
 ACTIVE = ("RUNNING", "SCHEDULED")
 
 # --- MLflow's own -------------------------------------------------------------------------------
-USER = MLFLOW_USER  # who launched the run (launch side), else the trainer's OS user
-PARENT = MLFLOW_PARENT_RUN_ID  # a sweep trial's parent run
-RUN_NAME = MLFLOW_RUN_NAME
-SOURCE_NAME = MLFLOW_SOURCE_NAME
-SOURCE_TYPE = MLFLOW_SOURCE_TYPE
-GIT_COMMIT = MLFLOW_GIT_COMMIT
+# Spelled here, not imported from ``mlflow.utils.mlflow_tags``: importing that loads all of MLflow
+# (~150 MB), and the dashboard process and the queue worker's idle poll need these names without
+# it (issue 16). tests/test_dashboard_imports.py pins each one to MLflow's constant.
+USER = "mlflow.user"  # who launched the run (launch side), else the trainer's OS user
+PARENT = "mlflow.parentRunId"  # a sweep trial's parent run
+RUN_NAME = "mlflow.runName"
+SOURCE_NAME = "mlflow.source.name"
+SOURCE_TYPE = "mlflow.source.type"
+GIT_COMMIT = "mlflow.source.git.commit"
 
 NAMESPACE = "runboard."  # every Runboard tag name starts with it (pages show tags without it)
 

@@ -7,6 +7,7 @@ experiment id; nothing else reads ``MLFLOW_TRACKING_URI`` or builds a path into 
 from __future__ import annotations
 
 import fcntl
+import importlib.metadata
 import os
 import sqlite3
 from contextlib import contextmanager
@@ -77,9 +78,10 @@ def _file_lock(path: Path):
 def _server_lock(uri: str):
     """Serialises store creation on a PostgreSQL database, across processes and hosts: on a fresh
     database 3 of 4 trainers started at once crashed in MLflow's migration. An advisory lock is
-    held by this session only and released when it ends, however the process ends."""
+    held by this session only and released when it ends, however the process ends. Yields the
+    connection that holds it (None where the store is not PostgreSQL)."""
     if not uri.startswith("postgresql"):
-        yield
+        yield None
         return
     import sqlalchemy as sa
 
@@ -88,7 +90,7 @@ def _server_lock(uri: str):
         with engine.connect() as con:
             con.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
             try:
-                yield
+                yield con
             finally:
                 con.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
     finally:
@@ -107,20 +109,67 @@ def prepare_store(uri: str | None = None) -> str:
     uri = uri or tracking_uri()
     if not is_database(uri):
         return uri
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
     db = sqlite_path(uri)
     if db is None:
-        with _server_lock(uri):
-            SqlAlchemyStore(uri, artifact_root(uri))
+        with _server_lock(uri) as con:
+            if con is None or not _server_migrated_by_this_mlflow(con):
+                _mlflow_store(uri)
+                if con is not None:
+                    _server_mark_migrated(con)
         return uri
     with _file_lock(db.with_name(db.name + ".lock")):
-        SqlAlchemyStore(uri, artifact_root(uri))
+        with sqlite3.connect(db, timeout=30) as con:
+            migrated = _migrated_by_this_mlflow(con)
+        if not migrated:
+            _mlflow_store(uri)
         with sqlite3.connect(db, timeout=30) as con:
             # WAL: readers never block writers (a held read otherwise fails writers after 20 s).
             con.execute("PRAGMA journal_mode=WAL")
             refresh_statistics(con)
+            con.execute("INSERT OR REPLACE INTO runboard_meta VALUES ('migrated_by_mlflow', ?)", (_mlflow_version(),))
+            con.commit()
     return uri
+
+
+def _mlflow_store(uri: str) -> None:
+    """Create or migrate the store the way MLflow does (its ``SqlAlchemyStore`` runs the migrations)."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    SqlAlchemyStore(uri, artifact_root(uri))
+
+
+def _server_migrated_by_this_mlflow(con) -> bool:
+    """``_migrated_by_this_mlflow`` on PostgreSQL (``con``: a SQLAlchemy connection)."""
+    import sqlalchemy as sa
+
+    if con.execute(sa.text("SELECT to_regclass('runboard_meta')")).scalar() is None:
+        return False
+    found = con.execute(sa.text("SELECT value FROM runboard_meta WHERE key = 'migrated_by_mlflow'")).scalar()
+    return found == _mlflow_version()
+
+
+def _server_mark_migrated(con) -> None:
+    import sqlalchemy as sa
+
+    con.execute(sa.text("CREATE TABLE IF NOT EXISTS runboard_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"))
+    con.execute(sa.text("INSERT INTO runboard_meta VALUES ('migrated_by_mlflow', :v) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value"), {"v": _mlflow_version()})
+    con.commit()
+
+
+def _mlflow_version() -> str:
+    return importlib.metadata.version("mlflow")
+
+
+def _migrated_by_this_mlflow(con: sqlite3.Connection) -> bool:
+    """Whether this SQLite store was already created/migrated by the installed MLflow: then
+    MLflow's store class (importing it loads ~150 MB of MLflow and SQLAlchemy models) is not
+    needed, so the dashboard and the queue worker's idle poll run without MLflow (issue 16)."""
+    try:
+        found = con.execute("SELECT value FROM runboard_meta WHERE key = 'migrated_by_mlflow'").fetchone()
+    except sqlite3.OperationalError:  # no such table: a store Runboard never prepared
+        return False
+    return found is not None and found[0] == _mlflow_version()
 
 
 def refresh_statistics(con: sqlite3.Connection, growth: float = 2.0) -> bool:

@@ -30,6 +30,13 @@ def experiments(uri: str | None = None) -> pd.DataFrame:
     return runs_sql.experiments(uri) if sql else rest.experiments(uri)
 
 
+def experiment_tags(prefix: str, uri: str | None = None) -> list[tuple[str, str, str, str]]:
+    """(experiment_id, name, tag key, value) of the active experiments' tags whose key starts with
+    ``prefix``, by experiment and key."""
+    uri, sql = _resolve(uri)
+    return runs_sql.experiment_tags(uri, prefix) if sql else rest.experiment_tags(uri, prefix)
+
+
 def runs(experiment_ids=None, uri: str | None = None) -> pd.DataFrame:
     """One row per active run (deleted runs and runs of deleted experiments hidden).
 

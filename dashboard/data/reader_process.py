@@ -8,7 +8,7 @@ two SQLite libraries in one process release each other's POSIX locks (sqlite.org
 
 Two processes per dashboard process (one on a single core), started on first use; a view's
 curves are split between them. They exit once no view has been read for ``RUNBOARD_READER_IDLE_S``
-seconds (default 60; ~85 MB RSS each after a 100-run view, given back to an idle dashboard) and start
+seconds (default 60; ~74 MB RSS each after a 100-run view, given back to an idle dashboard) and start
 again with the next view. Each opens a fresh connection per request, so no transaction or file is
 held between views. ``fetch`` returns None — and the caller reads in-process — whenever the
 processes are still starting, busy with another session's view, missing (no

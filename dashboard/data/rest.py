@@ -15,9 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import orjson
 import pandas as pd
-from mlflow.entities import ViewType
-from mlflow.exceptions import MlflowException
-from mlflow.utils.rest_utils import http_request
 
 from dashboard.data import downsample as ds
 from dashboard.data import frames
@@ -29,11 +26,14 @@ PAGE = 50_000  # MLflow's largest search page
 CONCURRENT = 8  # history requests in flight at once: enough to keep a server's workers busy, bounded
 _RUN_ID = re.compile(r"^[0-9a-f]{1,64}$")
 HISTORY = "/api/2.0/mlflow/metrics/get-history"
+# MLflow is imported inside the functions that talk to a server: ``dashboard.data`` imports this
+# module for every store, and on a SQL store the dashboard process never loads MLflow (issue 16).
+ACTIVE_ONLY = 1  # mlflow.entities.ACTIVE_ONLY, pinned in tests/test_dashboard_imports.py
 
 
 def experiments(uri: str) -> pd.DataFrame:
     c = tracking.client(uri)
-    exps = c.search_experiments(view_type=ViewType.ACTIVE_ONLY, max_results=PAGE)
+    exps = c.search_experiments(view_type=ACTIVE_ONLY, max_results=PAGE)
     counts = pd.Series([r.info.experiment_id for r in _search(uri, [e.experiment_id for e in exps])]).value_counts()
     rows = [
         (
@@ -51,6 +51,11 @@ def experiments(uri: str) -> pd.DataFrame:
     return frames.experiments_frame(df)
 
 
+def experiment_tags(uri: str, prefix: str) -> list[tuple[str, str, str, str]]:
+    exps = tracking.client(uri).search_experiments(view_type=ACTIVE_ONLY, max_results=PAGE)
+    return [(e.experiment_id, e.name, k, v) for e in exps for k, v in sorted(e.tags.items()) if k.startswith(prefix)]
+
+
 def runs(uri: str, experiment_ids=None) -> pd.DataFrame:
     return _frame(_search(uri, _active_ids(uri, experiment_ids)))
 
@@ -62,6 +67,8 @@ def children(uri: str, parent_run_id: str) -> pd.DataFrame:
 
 
 def run(uri: str, run_id: str) -> dict | None:
+    from mlflow.exceptions import MlflowException
+
     c = tracking.client(uri)
     try:
         found = c.get_run(run_id)
@@ -127,6 +134,8 @@ def _history(c, run_id: str, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarr
         return _history_json(c, run_id, key)
     except Exception:  # noqa: BLE001 - the fast path is an optimisation; the client is the reference
         pass
+    from mlflow.exceptions import MlflowException
+
     try:
         points = c.get_metric_history(run_id, key)
     except MlflowException:
@@ -138,6 +147,8 @@ def _history(c, run_id: str, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def _history_json(c, run_id: str, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from mlflow.utils.rest_utils import http_request
+
     creds = c._tracking_client.store.get_host_creds()  # the RestStore's own credentials
     resp = http_request(creds, HISTORY, "GET", params={"run_id": run_id, "metric_key": key}, raise_on_status=False)
     if resp.status_code != 200:
@@ -178,7 +189,7 @@ def _epoch_changes(run_id: str, curve) -> pd.DataFrame:
 def _active_ids(uri: str, experiment_ids) -> list[str]:
     active = [
         e.experiment_id
-        for e in tracking.client(uri).search_experiments(view_type=ViewType.ACTIVE_ONLY, max_results=PAGE)
+        for e in tracking.client(uri).search_experiments(view_type=ACTIVE_ONLY, max_results=PAGE)
     ]
     if experiment_ids is None:
         return active
@@ -191,7 +202,7 @@ def _search(uri: str, experiment_ids: list[str], filter_string: str = "") -> lis
         return []
     c, out, token = tracking.client(uri), [], None
     while True:
-        page = c.search_runs(experiment_ids, filter_string, run_view_type=ViewType.ACTIVE_ONLY, max_results=PAGE,
+        page = c.search_runs(experiment_ids, filter_string, run_view_type=ACTIVE_ONLY, max_results=PAGE,
                              page_token=token)
         out += list(page)
         token = page.token

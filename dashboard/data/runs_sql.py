@@ -26,6 +26,12 @@ WHERE e.lifecycle_stage = 'active'
 GROUP BY e.experiment_id, e.name, e.lifecycle_stage, e.artifact_location, e.creation_time
 ORDER BY e.experiment_id
 """
+EXPERIMENT_TAGS = """
+SELECT e.experiment_id, e.name, t.key, t.value
+FROM experiments e JOIN experiment_tags t ON t.experiment_id = e.experiment_id
+WHERE e.lifecycle_stage = 'active' AND substr(t.key, 1, :n) = :prefix
+ORDER BY e.experiment_id, t.key
+"""
 # Each view selects from runs ``r`` of the scope, then its child table ``x`` by run_uuid.
 # CROSS JOIN pins that order on SQLite: without ANALYZE statistics its planner otherwise scanned
 # every metric in the store and joined runs afterwards.
@@ -83,6 +89,12 @@ def experiments(uri: str) -> pd.DataFrame:
     rows = db.fetch(uri, EXPERIMENTS)
     df = pd.DataFrame(rows, columns=frames.EXPERIMENT_COLUMNS)
     return frames.experiments_frame(df)
+
+
+def experiment_tags(uri: str, prefix: str) -> list[tuple[str, str, str, str]]:
+    """(experiment_id, name, key, value) of the active experiments' tags whose key starts with ``prefix``."""
+    rows = db.fetch(uri, EXPERIMENT_TAGS, {"prefix": prefix, "n": len(prefix)})
+    return [(str(e), name, key, value) for e, name, key, value in rows]
 
 
 def runs(uri: str, experiment_ids=None) -> pd.DataFrame:
