@@ -7,7 +7,7 @@ Run from the repository root: ``.venv/bin/python -m dashboard`` (``-m`` puts the
 
 import streamlit as st
 
-from dashboard import auth, data, heap, login, reads, share
+from dashboard import auth, data, heap, login, reads, rerun_gc, share
 from experiments.worker import ensure_started
 from trainers import tracking
 
@@ -44,6 +44,7 @@ def _frame() -> None:
             reads.store_down_ui(problem)
         page.run()
         share.link_ui(page.url_path)
+    rerun_gc.freeze_imports()  # the page's imports done: Streamlit's collection after the run skips them
 
 
 try:

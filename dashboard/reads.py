@@ -17,7 +17,10 @@ from dashboard.freshness import Freshness
 from dashboard.text import notice
 
 TTL = 10  # s; long enough to spare the store repeated reads, short enough to see new runs
-LIVE_TTL = 2  # s; curves of running runs, redrawn by a 5 s fragment
+LIVE_TTL = 2  # s; a running run's details and health
+# s; curves of running runs: just under the live charts' 5 s tick, so every tick reads anew while a
+# control changed between ticks (Log y, smoothing) redraws from the last read instead of waiting for one
+LIVE_CURVES_TTL = 4
 HOLD = 3600  # s; the most any read is kept, however slow (a stale one goes sooner: dashboard.freshness)
 FIRST_RUN = "python -m trainers.train mlp --set max_epochs=2"
 
@@ -27,7 +30,7 @@ def experiments() -> pd.DataFrame:
     return data.experiments()
 
 
-_RUNS, _CURVES, _LIVE = Freshness(TTL), Freshness(TTL), Freshness(LIVE_TTL)
+_RUNS, _CURVES, _LIVE = Freshness(TTL), Freshness(TTL), Freshness(LIVE_CURVES_TTL)
 
 
 @st.cache_data(ttl=HOLD, show_spinner=False, max_entries=32)
