@@ -3,10 +3,12 @@
 A long curve over its steps ``[s0, s1]`` in range is read at the coarsest level ``k`` that still
 has at least ``max_points`` buckets there, then ``g`` consecutive level buckets are merged into
 one, so the view gets at most ``max_points`` buckets of ``g * 2**k`` steps, aligned to multiples
-of that width: output bucket = ``(step >> k) // g``. A level bucket cut by the range's ends is
-summarised from its raw points (at most ``2**k`` each end). Merging is exact (sum of counts, min
-of mins, max of maxes, first of the first, last of the last), so every bucket equals the raw
-``GROUP BY`` over the same edges. Rows read: O(max_points), whatever the curve's length.
+of that width: output bucket = ``(step >> k) // g``. The rows come from the stored level with
+those edges that has the fewest (``source``: a coarser level when its width divides ``g * 2**k``).
+A level bucket cut by the range's ends is summarised from its raw points (at most one level
+bucket's each end). Merging is exact (sum of counts, min of mins, max of maxes, first of the
+first, last of the last), so every bucket equals the raw ``GROUP BY`` over the same edges. Rows
+read: O(max_points), whatever the curve's length.
 
 Only fresh summaries are read: a stale or never-summarised curve is refreshed first (incremental
 when its new points lie past what is summarised), and one that cannot be refreshed takes the raw
