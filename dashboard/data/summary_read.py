@@ -35,7 +35,7 @@ Key = tuple[str, str]
 # step, last ms, last value; MLflow's NaN flags and an all-NaN bucket's NULL min/max folded into
 # NULL (None -> NaN in numpy). A row's bucket is its last step's. The interior buckets' first step
 # and time are never shown, so they are not fetched: Python's driver builds an object per value,
-# and the values are the read's cost (13 columns a row cost 2.5x these 7).
+# and the values are the read's cost (13 columns into a structured array: 1.6x the CPU for the same rows).
 LEVEL = (
     "SELECT n, mn, mx, CASE WHEN first_nan THEN NULL ELSE first_value END, last_step, last_ts, "
     f"CASE WHEN last_nan THEN NULL ELSE last_value END FROM {cs.TABLE} "
