@@ -227,3 +227,17 @@ def test_database_build_equals_python_build_across_chunks(store):
             assert len(want[max(cs.LEVELS)]) > 10 and 1e12 in [r[3] for r in want[min(cs.LEVELS)]]
     finally:
         eng.dispose()
+
+
+def test_view_reads_a_coarser_level_with_the_same_edges(store):
+    """4,096 steps in 5 buckets: ``plan`` says level 8 by 4, i.e. level 10's 1,024-step buckets, read
+    whole there; a zoom cutting both ends reads level 8 (fewer raw points at the cut ends)."""
+    client = tracking.client(store)
+    run_id = client.create_run(tracking.experiment_id("pyramid-source", store)).info.run_id
+    write_metric_rows(store, run_id, KEY, range(4096), [math.sin(s) for s in range(4096)])
+    assert pyramid.plan(0, 4095, 5) == (8, 4)
+    assert pyramid.source(0, 4095, curves_sql.INT64_MIN, curves_sql.INT64_MAX, 8, 4) == (10, 1)
+    assert pyramid.source(100, 4000, 100, 4000, 8, 4) == (8, 4)
+    _check_view(store, run_id, 5, None)  # first read: summarised now
+    assert _check_view(store, run_id, 5, None)
+    assert _check_view(store, run_id, 5, (100, 4000))

@@ -210,7 +210,11 @@ def _first_last(stats: np.ndarray, points: np.ndarray, row: np.ndarray) -> ds.Bu
     )
 
 
-def _epoch_changes(conn: sa.Connection, q: dict, run_ids: list[str], hi: int) -> pd.DataFrame:
+def _epoch_changes(conn: sa.Connection, q: dict, run_ids: list[str], hi: int) -> pd.DataFrame | None:
+    """Each run's epoch change points; None when no run logs an epoch (no frame to build: ~10 ms
+    of a 30-curve pyramid read's ~60)."""
     rows = db.rows(conn, q["epochs"], {"key": EPOCH, "runs": run_ids, "hi": hi}, expanding=("runs",))
+    if not rows:
+        return None
     df = pd.DataFrame(rows, columns=["run_id", "step", "epoch"])
     return df.astype({"step": np.int64, "epoch": np.float64})

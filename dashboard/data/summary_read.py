@@ -3,10 +3,12 @@
 A long curve over its steps ``[s0, s1]`` in range is read at the coarsest level ``k`` that still
 has at least ``max_points`` buckets there, then ``g`` consecutive level buckets are merged into
 one, so the view gets at most ``max_points`` buckets of ``g * 2**k`` steps, aligned to multiples
-of that width: output bucket = ``(step >> k) // g``. A level bucket cut by the range's ends is
-summarised from its raw points (at most ``2**k`` each end). Merging is exact (sum of counts, min
-of mins, max of maxes, first of the first, last of the last), so every bucket equals the raw
-``GROUP BY`` over the same edges. Rows read: O(max_points), whatever the curve's length.
+of that width: output bucket = ``(step >> k) // g``. The rows come from the stored level with
+those edges that has the fewest (``source``: a coarser level when its width divides ``g * 2**k``).
+A level bucket cut by the range's ends is summarised from its raw points (at most one level
+bucket's each end). Merging is exact (sum of counts, min of mins, max of maxes, first of the
+first, last of the last), so every bucket equals the raw ``GROUP BY`` over the same edges. Rows
+read: O(max_points), whatever the curve's length.
 
 Only fresh summaries are read: a stale or never-summarised curve is refreshed first (incremental
 when its new points lie past what is summarised), and one that cannot be refreshed takes the raw
@@ -16,6 +18,7 @@ so a few thousand points at most): the raw path, which is as cheap there.
 
 from __future__ import annotations
 
+import itertools
 import logging
 
 import numpy as np
@@ -28,30 +31,17 @@ from trainers import curve_summary as cs
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str]
-_ROW = np.dtype(
-    [
-        ("b", "i8"),
-        ("n", "i8"),
-        ("mn", "f8"),
-        ("mx", "f8"),
-        ("s0", "i8"),
-        ("t0", "i8"),
-        ("v0", "f8"),
-        ("nan0", "?"),
-        ("s1", "i8"),
-        ("t1", "i8"),
-        ("v1", "f8"),
-        ("nan1", "?"),
-    ]
-)
-# One level's stored buckets as plain numbers (the NULL min/max of an all-NaN bucket as a flag),
-# so the driver's tuples go straight into a numpy array.
+# A level's buckets as the view needs them, 7 numbers a row: count, min, max, first value, last
+# step, last ms, last value; MLflow's NaN flags and an all-NaN bucket's NULL min/max folded into
+# NULL (None -> NaN in numpy). A row's bucket is its last step's. The interior buckets' first step
+# and time are never shown, so they are not fetched: Python's driver builds an object per value,
+# and the values are the read's cost (13 columns into a structured array: 1.6x the CPU for the same rows).
 LEVEL = (
-    f"SELECT bucket, n, COALESCE(mn, 0), COALESCE(mx, 0), mn IS NULL, first_step, first_ts, first_value, first_nan, "
-    f"last_step, last_ts, last_value, last_nan FROM {cs.TABLE} "
+    "SELECT n, mn, mx, CASE WHEN first_nan THEN NULL ELSE first_value END, last_step, last_ts, "
+    f"CASE WHEN last_nan THEN NULL ELSE last_value END FROM {cs.TABLE} "
     "WHERE run_uuid = :run AND key = :key AND level = :level AND bucket BETWEEN :lo AND :hi ORDER BY bucket"
 )
-_STORED = np.dtype(_ROW.descr[:4] + [("null", "?")] + _ROW.descr[4:])
+N, MN, MX, V0, S1, T1, V1 = range(7)  # LEVEL's columns
 BUILD_FROM_STEP = 2**12  # the runs table summarises curves this long or longer (see min_max)
 BUILD_BUDGET_S = 1.0
 # Every column of the primary key's prefix bound (IN, IN, =): the index seeks each curve's top level,
@@ -91,7 +81,8 @@ def usable(uri: str, conn: sa.Connection, keys: list[Key], budget_s: float | Non
     return ok
 
 
-FIRST_STEP = f"SELECT MIN(first_step) FROM {cs.TABLE} WHERE run_uuid = :run AND key = :key AND level = :level"
+FIRST_STEPS = (f"SELECT run_uuid, key, MIN(first_step) FROM {cs.TABLE} "
+               "WHERE run_uuid IN :runs AND key IN :keys AND level = :level GROUP BY run_uuid, key")
 
 
 def known_long(conn: sa.Connection, keys: list[Key], max_points: int) -> dict[Key, tuple[int, int]]:
@@ -104,67 +95,87 @@ def known_long(conn: sa.Connection, keys: list[Key], max_points: int) -> dict[Ke
     except sa.exc.DBAPIError:
         conn.rollback()
         return {}
-    out = {}
-    for key in keys:
-        built_v, v, n, max_step = st.get(key, (0, -1, 0, None))
-        if built_v == v and n > max_points:
-            s0 = db.rows(conn, FIRST_STEP, {"run": key[0], "key": key[1], "level": max(cs.LEVELS)})[0][0]
-            out[key] = (int(s0), int(max_step))
-    return out
+    long = {key: st[key][3] for key in keys if key in st and st[key][0] == st[key][1] and st[key][2] > max_points}
+    if not long:
+        return {}
+    # Every first step in one query (the top level's first bucket), not a round trip per curve.
+    bound = {"level": max(cs.LEVELS), "runs": sorted({r for r, _ in long}), "keys": sorted({k for _, k in long})}
+    first = {(r, k): s0 for r, k, s0 in db.rows(conn, FIRST_STEPS, bound, ("runs", "keys"))}
+    return {key: (int(first[key]), int(s1)) for key, s1 in long.items() if key in first}
+
+
+def source(s0: int, s1: int, lo: int, hi: int, k: int, g: int) -> tuple[int, int]:
+    """The stored level to read for ``plan``'s buckets of ``g * 2**k`` steps, and its group.
+
+    Any level ``k' >= k`` whose width divides ``g * 2**k`` has the same edges, (step >> k') //
+    (g >> (k' - k)) == (step >> k) // g; the one with the fewest rows to fetch wins, a bucket cut
+    by the range's ends counted as its ``2**k'`` raw points at most. E.g. 1 M steps in 1,000
+    buckets: ``plan`` says level 8 (3,907 buckets) by 4, which is level 10's 977 rows.
+    """
+    best = None
+    for kk in cs.LEVELS:
+        d = kk - k
+        if d < 0 or g % (1 << d):
+            continue
+        b0, b1 = s0 >> kk, s1 >> kk
+        cut = ((b0 << kk) < lo) + ((((b1 + 1) << kk) - 1) > hi)
+        cost = b1 - b0 + 1 + cut * (1 << kk)
+        if best is None or cost < best[0]:
+            best = (cost, kk, g >> d)
+    return best[1], best[2]
 
 
 def long_curve(
     conn: sa.Connection, q: dict, key: Key, lo: int, hi: int, s0: int, s1: int, k: int, g: int
 ) -> ds.Buckets:
-    """One curve's buckets from level ``k`` grouped by ``g``, raw points at cut ends."""
+    """One curve's buckets of ``g * 2**k`` steps (``plan``'s), from the stored level ``source``
+    picks, raw points at cut ends."""
+    k, g = source(s0, s1, lo, hi, k, g)
     run, metric = key
     b0, b1 = s0 >> k, s1 >> k
     head, tail = (b0 << k) < lo, ((b1 + 1) << k) - 1 > hi
     if b0 == b1 and (head or tail):
-        return _grouped(_raw_rows(conn, q, key, s0, s1, k), g)
+        return _grouped(_raw_rows(conn, q, key, s0, s1, k), k, g)
     parts = [_raw_rows(conn, q, key, s0, ((b0 + 1) << k) - 1, k)] if head else []
-    stored = np.array(
-        db.driver_rows(conn, LEVEL, {"run": run, "key": metric, "level": k, "lo": b0 + head, "hi": b1 - tail}),
-        dtype=_STORED,
-    )
-    parts.append(_as_rows(stored))
+    parts.append(_matrix(db.driver_rows(conn, LEVEL, {"run": run, "key": metric, "level": k,
+                                                      "lo": b0 + head, "hi": b1 - tail})))
     if tail:
         parts.append(_raw_rows(conn, q, key, b1 << k, s1, k))
-    return _grouped(np.concatenate(parts), g)
+    return _grouped(np.concatenate(parts), k, g)
 
 
-def _as_rows(stored: np.ndarray) -> np.ndarray:
-    """Stored level rows -> ``_ROW``s, an all-NaN bucket's NULL min/max -> NaN."""
-    out = np.empty(len(stored), _ROW)
-    for name in _ROW.names:
-        out[name] = stored[name]
-    out["mn"][stored["null"]] = np.nan
-    out["mx"][stored["null"]] = np.nan
-    return out
+def _matrix(rows: list[tuple]) -> np.ndarray:
+    """``LEVEL`` rows -> a (rows, 7) float64 array, None -> NaN. Exact: counts, steps and ms
+    timestamps stay below 2**53 (as in ``Points.from_rows``)."""
+    n = len(rows)
+    return np.fromiter(itertools.chain.from_iterable(rows), np.float64, count=7 * n).reshape(n, 7)
 
 
 def _raw_rows(conn: sa.Connection, q: dict, key: Key, a: int, b: int, k: int) -> np.ndarray:
+    """Level ``k``'s buckets of the raw points in steps [a, b], as ``LEVEL`` rows."""
     pts = db.driver_rows(conn, q["range"], {"run": key[0], "key": key[1], "lo": a, "hi": b})
     if not pts:
-        return np.empty(0, _ROW)
+        return _matrix([])
     step, ts, value, nan = (np.array(c) for c in zip(*pts))
     rows = cs.level_rows(step, ts, value, nan.astype(bool), k)
-    return np.array([tuple(np.nan if x is None else x for x in r) for r in rows], dtype=_ROW)
+    return _matrix([(n, mn, mx, None if nan0 else v0, s1, t1, None if nan1 else v1)
+                    for _, n, mn, mx, _, _, v0, nan0, s1, t1, v1, nan1 in rows])
 
 
-def _grouped(r: np.ndarray, g: int) -> ds.Buckets:
-    gid = r["b"] // g
+def _grouped(r: np.ndarray, k: int, g: int) -> ds.Buckets:
+    """Level-``k`` rows (by bucket) -> buckets of ``g`` level buckets; NaN is only ever NULL here."""
+    gid = (r[:, S1].astype(np.int64) >> k) // g
     starts = np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]])
     ends = np.r_[starts[1:], len(r)] - 1
     no_nan = np.zeros(len(starts), bool)
     return ds.Buckets(
-        step=r["s1"][ends],
-        value=ds.decode(r["v1"][ends], r["nan1"][ends]),
-        first=ds.decode(r["v0"][starts], r["nan0"][starts]),
-        min=ds.decode(np.fmin.reduceat(r["mn"], starts), no_nan),  # all-NaN bucket: NULL -> NaN
-        max=ds.decode(np.fmax.reduceat(r["mx"], starts), no_nan),
-        n=np.add.reduceat(r["n"], starts),
-        timestamp=r["t1"][ends],
+        step=r[ends, S1].astype(np.int64),
+        value=ds.decode(r[ends, V1], no_nan),  # ±max float -> ±inf
+        first=ds.decode(r[starts, V0], no_nan),
+        min=ds.decode(np.fmin.reduceat(r[:, MN], starts), no_nan),  # NaN only if the whole bucket is
+        max=ds.decode(np.fmax.reduceat(r[:, MX], starts), no_nan),
+        n=np.add.reduceat(r[:, N], starts).astype(np.int64),
+        timestamp=r[ends, T1].astype(np.int64),
     )
 
 
