@@ -1,0 +1,99 @@
+"""Built figures kept between reruns, so a rerun that changes neither a chart's points nor its
+options (a live tick with no new point, Differences only, a second metric added) reuses the figure.
+
+A figure is keyed on a fingerprint of the points it draws (``points_version``) and on every option
+its builder takes; the cached reads copy their frames out on every rerun, so the frame's identity
+says nothing. Streamlit still serialises the reused figure (``st.plotly_chart`` has no way around
+that), but to the same bytes, which its message cache then does not send to a browser that has them.
+
+Bounded twice (``dashboard.freshness`` and ``dashboard.heap`` did the memory work; this undoes none
+of it): at most ``max_points`` points held across all figures (a 100-run × 4-metric view is 400k),
+and an entry unused for ``idle`` seconds is dropped by a sweeper thread that then hands the memory back.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from dashboard import heap
+
+NUMERIC = ("step", "value", "first", "min", "max", "n", "timestamp", "epoch")
+
+
+def points_version(part: pd.DataFrame, totals: Mapping[tuple[str, str], int]) -> tuple:
+    """A cheap fingerprint (~1 ms per 100k rows; hashing every row took 20×) of ``part``: one
+    metric's rows of the curves frame. Points are only ever appended, so a new point moves a run's
+    point count in ``totals``; the column sums catch anything else (a re-read bucketing differently)."""
+    metrics = set(part["metric"].unique()) if "metric" in part else set()
+    counts = tuple(sorted((k, n) for k, n in totals.items() if k[1] in metrics))
+    sums = tuple(float(np.nansum(part[c].to_numpy(dtype=float))) for c in NUMERIC if c in part)
+    return len(part), counts, sums
+
+
+def frozen(mapping: Mapping | None) -> tuple | None:
+    """A mapping as a hashable key part (labels, colours, groups)."""
+    return None if mapping is None else tuple(sorted(mapping.items(), key=lambda kv: str(kv[0])))
+
+
+class FigureCache:
+    def __init__(self, max_points: int = 1_000_000, idle: float = 120.0):
+        self.max_points, self.idle = max_points, idle
+        # key -> (figure, its points, last used at), least recently used first
+        self._entries: OrderedDict[Hashable, tuple[object, int, float]] = OrderedDict()
+        self._points = 0
+        self._lock = threading.Lock()
+        self._sweeping = False
+        self.builds = 0  # figures built, not reused (tests count them)
+
+    def get(self, key: Hashable, points: int, build: Callable[[], object]):
+        """The figure for ``key``, built by ``build()`` (drawing ``points`` points) only when not held.
+        The figure is shared between reruns and sessions: callers must not change it."""
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None:
+                self._entries[key] = (hit[0], hit[1], time.monotonic())
+                self._entries.move_to_end(key)
+                return hit[0]
+        figure = build()  # outside the lock: another session's rerun need not wait for this build
+        with self._lock:
+            self.builds += 1
+            if key not in self._entries and points <= self.max_points:
+                self._entries[key] = (figure, points, time.monotonic())
+                self._points += points
+                while self._points > self.max_points:
+                    self._points -= self._entries.popitem(last=False)[1][1]
+            start = bool(self._entries) and not self._sweeping
+            self._sweeping = self._sweeping or start
+        if start:
+            threading.Thread(target=self._sweep, name="runboard-figure-sweep", daemon=True).start()
+        return figure
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._points = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _sweep(self) -> None:
+        """Every ``idle`` s, drop the figures no rerun used for that long; ends when none is held."""
+        while True:
+            time.sleep(self.idle)
+            now = time.monotonic()
+            with self._lock:
+                old = [k for k, (_, _, used) in self._entries.items() if now - used > self.idle]
+                for key in old:
+                    self._points -= self._entries.pop(key)[1]
+                done = not self._entries
+                self._sweeping = not done
+            if old:
+                heap.give_back()
+            if done:
+                return

@@ -1,0 +1,74 @@
+"""Compare's curve charts are built once per (points, options): reruns that change neither reuse
+the figure (dashboard.figure_cache), a changed option or a new point rebuilds it."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import streamlit as st
+from app_util import open_page
+
+from dashboard.chart_controls import FIGURES
+from dashboard.figure_cache import FigureCache, points_version
+from trainers import tracking
+
+pytestmark = pytest.mark.usefixtures("fresh_page_caches")
+
+
+@pytest.fixture
+def two_runs(sqlite_store) -> tuple[str, list[str]]:
+    c = tracking.client(sqlite_store)
+    eid = tracking.experiment_id("figures", sqlite_store)
+    ids = []
+    for i in range(2):
+        rid = c.create_run(eid, run_name=f"r{i}").info.run_id
+        c.log_param(rid, "lr", str(0.1 / (i + 1)))
+        for step in range(20):
+            c.log_metric(rid, "train/loss", 1.0 / (step + 1 + i), step=step)
+        c.set_terminated(rid)
+        ids.append(rid)
+    return sqlite_store, ids
+
+
+def test_reruns_with_unchanged_points_and_options_build_the_figure_once(two_runs):
+    uri, ids = two_runs
+    FIGURES.clear()
+    before = FIGURES.builds
+    at = open_page("compare", runs=",".join(ids), metrics="train/loss")
+    assert FIGURES.builds - before == 1
+    at.run()  # a rerun with nothing changed
+    at.toggle(key="cmp_diff").set_value(False).run()  # a control the chart does not use
+    st.cache_data.clear()  # the next read is a new one (as past its TTL): same points
+    at.run()
+    assert FIGURES.builds - before == 1
+    at.toggle(key="cmp_logy").set_value(True).run()  # an option of the chart
+    assert FIGURES.builds - before == 2
+    tracking.client(uri).log_metric(ids[0], "train/loss", 0.01, step=20)  # a new point
+    st.cache_data.clear()
+    at.run()
+    assert FIGURES.builds - before == 3
+    assert not at.exception
+
+
+def test_points_version_moves_with_a_new_point_or_a_changed_value():
+    part = pd.DataFrame({"run_id": ["a", "a"], "metric": ["m", "m"], "step": [0, 1], "value": [1.0, 0.5]})
+    totals = {("a", "m"): 2, ("b", "other"): 7}
+    assert points_version(part, totals) == points_version(part.copy(), dict(totals))
+    assert points_version(part, {("a", "m"): 3}) != points_version(part, totals)
+    assert points_version(part.assign(value=[1.0, 0.4]), totals) != points_version(part, totals)
+
+
+def test_cache_is_bounded_by_points_and_drops_the_least_recently_used():
+    cache, built = FigureCache(max_points=10), []
+
+    def build(name):
+        return lambda: built.append(name) or name
+
+    assert cache.get("a", 6, build("a")) == "a"
+    assert cache.get("a", 6, build("a2")) == "a"  # held: not rebuilt
+    cache.get("b", 4, build("b"))
+    cache.get("a", 6, build("a3"))  # used: "b" is now the older
+    cache.get("c", 4, build("c"))  # 14 points > 10: "b" goes
+    assert built == ["a", "b", "c"] and len(cache) == 2
+    cache.get("huge", 11, build("huge"))  # over the bound alone: built, never held
+    assert len(cache) == 2 and cache.builds == 4
