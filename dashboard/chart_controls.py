@@ -127,7 +127,7 @@ def charts_ui(prefix: str, ids: list[str], sel: pd.DataFrame, view: dict, best: 
     cols, figs = (st.columns(2) if len(metrics) > 1 else [st.container()]), []
     for i, metric in enumerate(metrics):
         part = curves[curves["metric"] == metric]
-        fig = _figure(part, totals, metric, view, labels, starts, best.get(metric), colours)
+        fig = _figure(part, metric, view, labels, starts, best.get(metric), colours)
         figs.append(fig)
         with cols[i % len(cols)]:
             st.plotly_chart(fig, width="stretch", key=f"{prefix}_chart_{i}", config={"displaylogo": False})
@@ -142,7 +142,7 @@ def charts_ui(prefix: str, ids: list[str], sel: pd.DataFrame, view: dict, best: 
     return figs
 
 
-def _figure(part: pd.DataFrame, totals: Mapping, metric: str, view: dict, labels: Mapping[str, str],
+def _figure(part: pd.DataFrame, metric: str, view: dict, labels: Mapping[str, str],
             starts: Mapping, highlight: str | None, colours: Mapping[str, str] | None):
     """One metric's chart, reused from FIGURES while its points and options are unchanged."""
     options = (metric, view["x"], float(view["smooth"]), bool(view["logy"]), view["band"], highlight,
@@ -154,7 +154,7 @@ def _figure(part: pd.DataFrame, totals: Mapping, metric: str, view: dict, labels
                             highlight=highlight, colours=colours)
         return fig.update_layout(title=dict(text=metric), height=380)
 
-    return FIGURES.get((points_version(part, totals), options), len(part), build)
+    return FIGURES.get((points_version(part), options), len(part), build)
 
 
 def runs_note(sel: pd.DataFrame, ids: list[str]) -> str:

@@ -52,10 +52,10 @@ def test_reruns_with_unchanged_points_and_options_build_the_figure_once(two_runs
 
 def test_points_version_moves_with_a_new_point_or_a_changed_value():
     part = pd.DataFrame({"run_id": ["a", "a"], "metric": ["m", "m"], "step": [0, 1], "value": [1.0, 0.5]})
-    totals = {("a", "m"): 2, ("b", "other"): 7}
-    assert points_version(part, totals) == points_version(part.copy(), dict(totals))
-    assert points_version(part, {("a", "m"): 3}) != points_version(part, totals)
-    assert points_version(part.assign(value=[1.0, 0.4]), totals) != points_version(part, totals)
+    assert points_version(part) == points_version(part.copy())
+    assert points_version(part.assign(value=[1.0, 0.4])) != points_version(part)
+    assert points_version(part.assign(run_id=["a", "b"])) != points_version(part)
+    assert points_version(part.head(1)) != points_version(part)
 
 
 def test_cache_is_bounded_by_points_and_drops_the_least_recently_used():
