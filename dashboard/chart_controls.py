@@ -154,7 +154,7 @@ def _figure(part: pd.DataFrame, metric: str, view: dict, labels: Mapping[str, st
                             highlight=highlight, colours=colours)
         return fig.update_layout(title=dict(text=metric), height=380)
 
-    return FIGURES.get((points_version(part), options), len(part), build)
+    return FIGURES.get((points_version(part), options), build)
 
 
 def runs_note(sel: pd.DataFrame, ids: list[str]) -> str:

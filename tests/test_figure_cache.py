@@ -3,13 +3,15 @@ the figure (dashboard.figure_cache), a changed option or a new point rebuilds it
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 import streamlit as st
 from app_util import open_page
 
 from dashboard.chart_controls import FIGURES
-from dashboard.figure_cache import FigureCache, points_version
+from dashboard.figure_cache import TRACE_BYTES, FigureCache, figure_bytes, points_version
 from trainers import tracking
 
 pytestmark = pytest.mark.usefixtures("fresh_page_caches")
@@ -59,16 +61,21 @@ def test_points_version_moves_with_a_new_point_or_a_changed_value():
 
 
 def test_cache_is_bounded_by_points_and_drops_the_least_recently_used():
-    cache, built = FigureCache(max_points=10), []
+    cache, built = FigureCache(max_bytes=10, size=len), []
 
     def build(name):
         return lambda: built.append(name) or name
 
-    assert cache.get("a", 6, build("a")) == "a"
-    assert cache.get("a", 6, build("a2")) == "a"  # held: not rebuilt
-    cache.get("b", 4, build("b"))
-    cache.get("a", 6, build("a3"))  # used: "b" is now the older
-    cache.get("c", 4, build("c"))  # 14 points > 10: "b" goes
-    assert built == ["a", "b", "c"] and len(cache) == 2
-    cache.get("huge", 11, build("huge"))  # over the bound alone: built, never held
+    assert cache.get("a", build("aaaaaa")) == "aaaaaa"  # size = len: 6
+    assert cache.get("a", build("a2")) == "aaaaaa"  # held: not rebuilt
+    cache.get("b", build("bbbb"))
+    cache.get("a", build("a3"))  # used: "b" is now the older
+    cache.get("c", build("cccc"))  # 14 > 10: "b" goes
+    assert built == ["aaaaaa", "bbbb", "cccc"] and len(cache) == 2
+    cache.get("huge", build("h" * 11))  # over the bound alone: built, never held
     assert len(cache) == 2 and cache.builds == 4
+
+
+def test_figure_bytes_counts_the_arrays_and_the_traces():
+    fig = go.Figure([dict(type="scatter", x=np.arange(1000.0), y=np.arange(1000.0)), dict(type="scatter")])
+    assert figure_bytes(fig) == 2 * 8 * 1000 + 2 * TRACE_BYTES
