@@ -14,6 +14,7 @@ import streamlit as st
 
 from dashboard import reads, share, summaries, url_sync
 from dashboard.charts import curves_figure
+from dashboard.figure_cache import FigureCache, frozen, points_version
 from dashboard.names import run_labels
 from dashboard.text import notice
 from dashboard.viewstate import BAND_CHOICES, MAX_SMOOTH, X_CHOICES, ViewState
@@ -23,6 +24,7 @@ AUTO, NONE = "", "none"
 X_LABELS = {"step": "Step", "epoch": "Epoch", "relative": "Relative time", "wall": "Wall time"}
 BAND_LABELS = {"std": "mean ± std", "ci95": "mean ± 95 % CI"}
 LIVE_EVERY = "5s"
+FIGURES = FigureCache()  # the curve charts of every session: see dashboard.figure_cache
 KEYS = ("metrics", "x", "smooth", "logy", "group", "band", "lo", "hi")
 
 
@@ -125,10 +127,7 @@ def charts_ui(prefix: str, ids: list[str], sel: pd.DataFrame, view: dict, best: 
     cols, figs = (st.columns(2) if len(metrics) > 1 else [st.container()]), []
     for i, metric in enumerate(metrics):
         part = curves[curves["metric"] == metric]
-        fig = curves_figure(part, metric, x=view["x"], smooth=view["smooth"], logy=view["logy"],
-                            labels=labels, start_times=starts, groups=view["groups"], band=view["band"],
-                            highlight=best.get(metric), colours=colours)
-        fig.update_layout(title=dict(text=metric), height=380)
+        fig = _figure(part, metric, view, labels, starts, best.get(metric), colours)
         figs.append(fig)
         with cols[i % len(cols)]:
             st.plotly_chart(fig, width="stretch", key=f"{prefix}_chart_{i}", config={"displaylogo": False})
@@ -141,6 +140,21 @@ def charts_ui(prefix: str, ids: list[str], sel: pd.DataFrame, view: dict, best: 
     if export:
         share.export_ui(figs, title, f"{prefix}_export", note=runs_note(sel, ids))
     return figs
+
+
+def _figure(part: pd.DataFrame, metric: str, view: dict, labels: Mapping[str, str],
+            starts: Mapping, highlight: str | None, colours: Mapping[str, str] | None):
+    """One metric's chart, reused from FIGURES while its points and options are unchanged."""
+    options = (metric, view["x"], float(view["smooth"]), bool(view["logy"]), view["band"], highlight,
+               frozen(view["groups"]), frozen(labels), frozen(starts), frozen(colours))
+
+    def build():
+        fig = curves_figure(part, metric, x=view["x"], smooth=view["smooth"], logy=view["logy"],
+                            labels=labels, start_times=starts, groups=view["groups"], band=view["band"],
+                            highlight=highlight, colours=colours)
+        return fig.update_layout(title=dict(text=metric), height=380)
+
+    return FIGURES.get((points_version(part), options), build)
 
 
 def runs_note(sel: pd.DataFrame, ids: list[str]) -> str:
