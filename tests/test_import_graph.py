@@ -38,6 +38,10 @@ LAZY = {
         "experiments.worker",
     ): "`runboard worker` only: MLflow (seconds), which `runboard dashboard` skips",
     ("trainers.cli", "trainers.recover"): "`runboard recover` only: MLflow, which `runboard accounts` skips",
+    (
+        "trainers.journal",
+        "trainers.run_tags",
+    ): "run_tags imports MLflow's constants: the writer process (journal's other user) starts without MLflow",
 }
 
 
