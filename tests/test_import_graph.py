@@ -46,6 +46,10 @@ LAZY = {
         "experiments.executors",
     ): "the executors import MLflow's entities: made with the supervisor, when the store has work",
     ("trainers.cli", "trainers.recover"): "`runboard recover` only: MLflow, which `runboard accounts` skips",
+    (
+        "trainers.journal",
+        "trainers.run_tags",
+    ): "run_tags imports MLflow's constants: the writer process (journal's other user) starts without MLflow",
 }
 
 

@@ -19,7 +19,6 @@ import threading
 from pathlib import Path
 
 from trainers import tracking
-from trainers.run_tags import POINTS_NOT_WRITTEN
 
 log = logging.getLogger("trainers.log_sinks")
 Point = tuple[str, float, int, int]  # (key, value, ms, step)
@@ -109,6 +108,8 @@ def record_unwritten(run_id: str, uri: str, training_status: str, training_error
 def failed_ending(run_id: str, uri: str, training_status: str, training_error: str | None, exc) -> tuple[str, dict]:
     """``runboard.error`` and the tags of a run that trained to its end (``training_status``) but
     whose points (``exc``: ``PointsNotWritten``) the store did not all take; notes the facts."""
+    from trainers.run_tags import POINTS_NOT_WRITTEN
+
     tags = {POINTS_NOT_WRITTEN: "unknown" if exc.unknown else str(exc.points)} if exc.points or exc.unknown else {}
     if not exc.points or exc.unknown:
         return str(exc), tags

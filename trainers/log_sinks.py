@@ -24,7 +24,7 @@ from functools import partial
 
 from trainers import curve_refresh, curve_summary, point_rows, tracking
 from trainers.journal import Journal, not_written_reason
-from trainers.store_writer import MAX_BATCH, error_cause, memory_bound, retry_budget, serve
+from trainers.store_writer import MAX_BATCH, LazyClient, error_cause, memory_bound, retry_budget, serve
 
 log = logging.getLogger(__name__)
 
@@ -229,14 +229,12 @@ def main() -> int:
     # stdout carries one report line to the trainer; anything a library prints goes to stderr.
     report = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
-    from mlflow import MlflowClient
-
     if logging.getLogger().level > logging.DEBUG:  # MLflow logs every store error with a traceback: we say it once
         logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     uri = args.uri or tracking.tracking_uri()
     keeper = _keeper(uri, args.run_id)
     points, artifacts, cause = serve(
-        MlflowClient(tracking_uri=uri), args.run_id, sys.stdin.buffer, retry_budget(), keeper, point_rows.open_rows(uri)
+        LazyClient(uri), args.run_id, sys.stdin.buffer, retry_budget(), keeper, point_rows.open_rows(uri)
     )
     if keeper is not None:
         keeper.flush()

@@ -45,6 +45,21 @@ def error_cause(exc: Exception) -> str:
     return f"{type(exc).__name__}: {lines[0][:200] if lines else ''}".strip()
 
 
+class LazyClient:
+    """The writer process's ``MlflowClient``, made on first use: with direct point rows it may never
+    be needed, and importing MLflow costs ~1.4 s of CPU on a core the training shares."""
+
+    def __init__(self, uri: str):
+        self.tracking_uri, self._client = uri, None
+
+    def __getattr__(self, name: str):  # only for what is not set above: the client's methods
+        if self._client is None:
+            from mlflow import MlflowClient
+
+            self._client = MlflowClient(tracking_uri=self.tracking_uri)
+        return getattr(self._client, name)
+
+
 class Outage:
     """Says once that the store is unreachable and once that it is back, never per attempt."""
 
@@ -124,13 +139,13 @@ def serve(client, run_id: str, source, budget: float, keeper=None, rows=None) ->
 def write_batch(client, run_id: str, batch, rows=None) -> None:
     """One batch of points and tags; idempotent, so a batch retried after a commit that did land
     is stored once. Points go through ``rows`` when given (then tags in their own call)."""
-    from mlflow.entities import Metric, RunTag
-
     points, tags = batch
     if rows is not None and points:
         rows.write(run_id, points)
         points = []
     if points or tags:
+        from mlflow.entities import Metric, RunTag  # only here: direct rows need no MLflow
+
         client.log_batch(run_id, metrics=[Metric(k, v, ts, step) for k, v, ts, step in points],
                          tags=[RunTag(k, v) for k, v in tags.items()])
 
