@@ -118,8 +118,11 @@ def _live(rid: str, metrics: list[str], steps) -> None:
     @st.fragment(run_every=LIVE_EVERY)
     def live() -> None:
         info = reads.run(rid) or {}
-        if not metrics and info.get("metrics"):
-            st.rerun()  # first points of a page opened before them: full redraw (zoom, all metrics)
+        if set(info.get("metrics") or ()) - set(metrics):
+            # A metric this page has not drawn: the first points of a page opened before them, or one
+            # logged later (val/* after an epoch, train/loss after the first system sample on a busy
+            # machine). A full redraw adds it (zoom, all metrics); the fragment keeps its first list.
+            st.rerun()
         _status(rid)
         _curves(rid, metrics, live=True, steps=steps)
         if info.get("status") not in LIVE_STATUSES:
